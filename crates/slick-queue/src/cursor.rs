@@ -1,0 +1,124 @@
+//! The shared work-stealing cursor: one naturally aligned `u64` in a
+//! shared-memory object of its own, so several processes (C++ ones holding
+//! it as `std::atomic<uint64_t>`, Python ones through `AtomicCursor` over a
+//! `SharedMemory` buffer) can split one queue's records between them.
+//!
+//! Within one process a plain [`std::sync::atomic::AtomicU64`] does the same
+//! job; both are read with `read_shared`.
+
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::region::Mapping;
+use crate::shm::{self, ShmName};
+use crate::sync::AtomicU64;
+
+/// Bytes in a cursor object.
+pub const CURSOR_LEN: u64 = 8;
+
+/// A work-stealing cursor in its own shared-memory object.
+///
+/// It dereferences to the [`AtomicU64`] it holds, so it is passed to
+/// `read_shared` like a process-local one:
+///
+/// ```no_run
+/// use slick_queue::{Options, Queue, SharedCursor};
+///
+/// let q = Queue::<u64>::open("jobs", &Options::new())?;
+/// let cursor = SharedCursor::create_or_open("jobs_cursor", &Options::new())?;
+/// while let Some(rec) = q.read_shared(&cursor) {
+///     println!("claimed {}", rec.value());
+/// }
+/// # Ok::<(), slick_queue::Error>(())
+/// ```
+pub struct SharedCursor {
+    mapping: Mapping,
+    name: ShmName,
+    created: bool,
+}
+
+impl std::fmt::Debug for SharedCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedCursor").field("name", &self.name).field("created", &self.created).finish()
+    }
+}
+
+impl SharedCursor {
+    /// Creates the cursor object (8 zero bytes: the cursor starts at 0, with
+    /// [`Options::mode`]'s permissions), or opens it if it exists.
+    pub fn create_or_open(name: &str, options: &Options) -> Result<SharedCursor> {
+        let name = ShmName::new(name)?;
+        let deadline = Instant::now() + options.init_timeout;
+        loop {
+            if let Some(fd) = shm::create_exclusive(&name, options.mode)? {
+                if let Err(e) = shm::set_len(&fd, CURSOR_LEN, &name) {
+                    let _ = shm::unlink(&name);
+                    return Err(e);
+                }
+                let mapping = map(&name, &fd, deadline)?;
+                return Ok(SharedCursor { mapping, name, created: true });
+            }
+            match shm::open_rw(&name) {
+                Ok(fd) => {
+                    let mapping = map(&name, &fd, deadline)?;
+                    return Ok(SharedCursor { mapping, name, created: false });
+                }
+                Err(Error::NotFound { .. }) if Instant::now() < deadline => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Opens an existing cursor object (at least 8 bytes long).
+    pub fn open(name: &str) -> Result<SharedCursor> {
+        let name = ShmName::new(name)?;
+        let fd = shm::open_rw(&name)?;
+        let mapping = map(&name, &fd, Instant::now() + crate::options::DEFAULT_INIT_TIMEOUT)?;
+        Ok(SharedCursor { mapping, name, created: false })
+    }
+
+    /// Unlinks a cursor object by name: `Ok(true)` if removed, `Ok(false)` if
+    /// there was none. Open mappings stay valid.
+    pub fn remove(name: &str) -> Result<bool> {
+        shm::unlink(&ShmName::new(name)?)
+    }
+
+    /// The POSIX name, with its leading `/`.
+    pub fn name(&self) -> &str {
+        self.name.as_posix()
+    }
+
+    /// Whether this handle created the object.
+    pub fn is_creator(&self) -> bool {
+        self.created
+    }
+}
+
+fn map(name: &ShmName, fd: &std::os::fd::OwnedFd, deadline: Instant) -> Result<Mapping> {
+    use std::os::fd::AsFd;
+    loop {
+        let len = shm::len(fd, name)?;
+        if len >= CURSOR_LEN {
+            let len = usize::try_from(len).unwrap_or(usize::MAX).min(4096);
+            return Mapping::map(fd.as_fd(), len).map_err(|source| Error::Os { op: "mmap", name: name.to_string(), source });
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Truncated { name: name.to_string(), len, needed: CURSOR_LEN });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+impl Deref for SharedCursor {
+    type Target = AtomicU64;
+
+    fn deref(&self) -> &AtomicU64 {
+        match self.mapping.word0() {
+            Some(word) => word,
+            // `map` only builds mappings of at least CURSOR_LEN bytes.
+            None => unreachable!("cursor mapping shorter than 8 bytes"),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Reading a segment's header and control slots without joining the queue:
+//! the object is opened read-only and read with `pread`, never mapped, so
+//! inspecting can neither modify a queue nor be hurt by one that is truncated
+//! or garbage.
+
+use crate::error::Result;
+use crate::layout::{HeaderSnapshot, HEADER_SIZE, SLOT_SIZE};
+use crate::shm::{self, ShmName};
+
+/// What `fstat` and the first 64 bytes say about a shared-memory object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// The POSIX name, with its leading `/`.
+    pub name: String,
+    /// Length of the object in bytes.
+    pub len: u64,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner's user id.
+    pub uid: u32,
+    /// The decoded header, when the object is at least 64 bytes long.
+    pub header: Option<HeaderSnapshot>,
+}
+
+/// One control slot as read from the segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotSnapshot {
+    /// Slot number.
+    pub slot: u64,
+    /// `data_index` (`u64::MAX` when empty).
+    pub data_index: u64,
+    /// `size`.
+    pub size: u32,
+}
+
+/// Stats the object `name` and decodes its header.
+pub fn segment_info(name: &str) -> Result<SegmentInfo> {
+    let name = ShmName::new(name)?;
+    let fd = shm::open_ro(&name)?;
+    let st = shm::stat(&fd, &name)?;
+    let len = u64::try_from(st.st_size).unwrap_or(0);
+    let mut bytes = [0u8; HEADER_SIZE];
+    let header = if shm::read_at(&fd, &mut bytes, 0, &name)? == HEADER_SIZE {
+        Some(HeaderSnapshot::from_bytes(&bytes))
+    } else {
+        None
+    };
+    Ok(SegmentInfo { name: name.as_posix().to_owned(), len, mode: st.st_mode & 0o7777, uid: st.st_uid, header })
+}
+
+/// Reads up to `count` control slots starting at slot `first` (stopping at
+/// the end of the object).
+pub fn read_slots(name: &str, first: u64, count: u64) -> Result<Vec<SlotSnapshot>> {
+    let name = ShmName::new(name)?;
+    let fd = shm::open_ro(&name)?;
+    let mut out = Vec::new();
+    for slot in first..first.saturating_add(count) {
+        let Some(off) = slot.checked_mul(SLOT_SIZE as u64).and_then(|o| o.checked_add(HEADER_SIZE as u64)) else {
+            break;
+        };
+        let mut b = [0u8; SLOT_SIZE];
+        if shm::read_at(&fd, &mut b, off, &name)? < SLOT_SIZE {
+            break;
+        }
+        let mut di = [0u8; 8];
+        di.copy_from_slice(&b[0..8]);
+        let mut sz = [0u8; 4];
+        sz.copy_from_slice(&b[8..12]);
+        out.push(SlotSnapshot { slot, data_index: u64::from_le_bytes(di), size: u32::from_le_bytes(sz) });
+    }
+    Ok(out)
+}
+
+/// Reads `buf.len()` bytes at `offset` of the object (short at its end).
+pub fn read_bytes(name: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+    let name = ShmName::new(name)?;
+    let fd = shm::open_ro(&name)?;
+    shm::read_at(&fd, buf, offset, &name)
+}

@@ -1,0 +1,141 @@
+//! A lock-free multi-producer multi-consumer ring-buffer queue, in one
+//! process or across processes over POSIX shared memory, byte-compatible
+//! with the C++ header library `slick::SlickQueue` (v1.4 and v2.x) and the
+//! Python package `slick-queue-py` (2.3.0): Rust, C++ and Python processes
+//! can share one live queue.
+//!
+//! The queue is **lossy** by design: producers never wait for consumers. A
+//! consumer that falls more than a ring behind skips ahead and counts what it
+//! lost ([`Queue::loss_count`]). Each private cursor sees every record
+//! (broadcast); consumers sharing one atomic cursor split the records between
+//! them (work stealing).
+//!
+//! # In one process
+//!
+//! ```
+//! use slick_queue::Queue;
+//! use std::sync::atomic::AtomicU64;
+//!
+//! let q = Queue::<u64>::new(1024)?;
+//!
+//! // producer: reserve, write, publish (or `push`, which does all three)
+//! let i = q.reserve(1)?;
+//! q.write(i, 7)?;
+//! q.publish(i, 1)?;
+//! q.push_slice(&[8, 9])?; // one record of two elements
+//!
+//! // a broadcast reader with its own cursor
+//! let mut cursor = 0;
+//! assert_eq!(q.read(&mut cursor).unwrap().value(), 7);
+//! assert_eq!(q.read(&mut cursor).unwrap().to_vec(), vec![8, 9]);
+//!
+//! // work stealing: consumers share one atomic cursor
+//! let shared = AtomicU64::new(0);
+//! let rec = q.read_shared(&shared).unwrap();
+//! assert_eq!((rec.index(), rec.value()), (0, 7));
+//! # Ok::<(), slick_queue::Error>(())
+//! ```
+//!
+//! # Across processes
+//!
+//! ```
+//! use slick_queue::{Options, Queue};
+//!
+//! # let name = format!("doc_example_{}", std::process::id());
+//! // Creates /dev/shm/<name>, or opens it if another process already did.
+//! let producer = Queue::<u64>::create_or_open(&name, 4096, &Options::new())?;
+//! producer.push(42)?;
+//!
+//! // Another process (here: another handle) opens it by name and adopts
+//! // its capacity.
+//! let consumer = Queue::<u64>::open(&name, &Options::new())?;
+//! let mut cursor = 0;
+//! assert_eq!(consumer.read(&mut cursor).map(|r| r.value()), Some(42));
+//!
+//! // Nothing is unlinked implicitly; remove the name when done.
+//! assert!(slick_queue::remove(&name)?);
+//! # Ok::<(), slick_queue::Error>(())
+//! ```
+//!
+//! # Where things are
+//!
+//! * `layout` — the wire format as data: offsets, marker, header and slot
+//!   structs, geometry arithmetic (public as [`layout`] for tools).
+//! * `region` — the memory a ring runs on (heap or mapping); every `unsafe`
+//!   block of the crate.
+//! * `shm` — POSIX shared-memory objects by name.
+//! * `attach` — the create/open handshake and its validation.
+//! * `ring` — the algorithm, with the memory-ordering argument.
+//! * `cursor` — [`SharedCursor`], the work-stealing cursor in its own object.
+//! * `queue` — [`Queue`], [`ByteQueue`] and their records.
+//!
+//! See `docs/DESIGN.md` in the repository for the design, the orderings and
+//! the failure modes.
+
+#![warn(missing_docs)]
+
+pub mod layout;
+
+mod error;
+mod options;
+mod queue;
+mod region;
+mod ring;
+mod sync;
+
+#[cfg(all(unix, not(loom)))]
+mod attach;
+#[cfg(all(unix, not(loom)))]
+mod cursor;
+#[cfg(all(unix, not(loom)))]
+mod shm;
+
+/// Stand-in for platforms (and model-checking builds) without POSIX shared
+/// memory: names cannot be made, so no queue is ever shared.
+#[cfg(not(all(unix, not(loom))))]
+mod shm {
+    use crate::error::{Error, Result};
+
+    /// Uninhabited: no shared-memory name exists on this build.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum ShmName {}
+
+    impl ShmName {
+        pub fn new(_name: &str) -> Result<ShmName> {
+            Err(Error::Unsupported)
+        }
+        pub fn as_posix(&self) -> &str {
+            match *self {}
+        }
+    }
+
+    pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
+        match *name {}
+    }
+}
+
+pub use error::{Error, Result};
+pub use layout::{Geometry, HeaderSnapshot};
+pub use options::{Options, DEFAULT_INIT_TIMEOUT, DEFAULT_MODE};
+pub use queue::{ByteQueue, ByteRecord, Queue, Record};
+pub use shm::ShmName;
+
+#[cfg(all(unix, not(loom)))]
+pub use cursor::SharedCursor;
+
+/// Re-exported so users can name the `Pod` bound (and derive it with
+/// bytemuck's `derive` feature).
+pub use bytemuck::Pod;
+
+/// Unlinks the shared-memory queue (or cursor) `name` without attaching to
+/// it. One leading `/` is accepted. `Ok(true)` if it was removed, `Ok(false)`
+/// if no such name existed. Processes that have it mapped keep their mapping;
+/// the next creator of the name gets a fresh segment.
+pub fn remove(name: &str) -> Result<bool> {
+    shm::unlink(&ShmName::new(name)?)
+}
+
+/// Facts about an existing segment read without joining the queue or
+/// modifying it: for inspection tools.
+#[cfg(all(unix, not(loom)))]
+pub mod inspect;

@@ -1,0 +1,153 @@
+//! Queue options: items per slot, the four traits, and how a shared segment is
+//! created.
+
+use std::time::Duration;
+
+/// The file mode a created segment gets unless told otherwise: owner read and
+/// write only.
+///
+/// A queue carries application data (orders, prices, sensor readings), so the
+/// default is the least privilege that works: every process of the same user
+/// can attach, nobody else can read or write. This is what the Python peer
+/// uses; the C++ peer uses `0666` minus the umask. Set
+/// [`Options::mode`] (for example `0o660`) to share a queue with a group. The
+/// mode is applied exactly (the umask is undone with `fchmod`).
+pub const DEFAULT_MODE: u32 = 0o600;
+
+/// How long an attacher waits for a segment's creator to finish initializing
+/// it (WIRE_FORMAT.md section 3: about 2 s).
+pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Options for creating or opening a queue.
+///
+/// ```
+/// use slick_queue::{Options, Queue};
+///
+/// let opts = Options::new().items_per_slot(4).read_last(false);
+/// let q = Queue::<u64>::with_options(64, &opts)?;
+/// assert_eq!(q.items_per_slot(), 4);
+/// # Ok::<(), slick_queue::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub(crate) items_per_slot: Option<u32>,
+    pub(crate) read_last: bool,
+    pub(crate) reset_check: bool,
+    pub(crate) loss_detection: bool,
+    pub(crate) cpu_relax: bool,
+    pub(crate) mode: u32,
+    pub(crate) init_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            items_per_slot: None,
+            read_last: true,
+            reset_check: false,
+            loss_detection: true,
+            cpu_relax: true,
+            mode: DEFAULT_MODE,
+            init_timeout: DEFAULT_INIT_TIMEOUT,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults: `items_per_slot` 1 when creating (the segment's when
+    /// opening), `read_last` on, `reset_check` off, `loss_detection` on,
+    /// `cpu_relax` on, mode [`DEFAULT_MODE`], init timeout 2 s.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Elements per control slot (a power of two no larger than the capacity).
+    /// Every reservation is rounded up to a multiple of it, and the control
+    /// array shrinks by the same factor: use it for byte streams, where a
+    /// 16-byte slot per element would dwarf the data. When opening an existing
+    /// segment without a capacity, the segment's value is adopted and an
+    /// explicit value must match it.
+    pub fn items_per_slot(mut self, items_per_slot: u32) -> Options {
+        self.items_per_slot = Some(items_per_slot);
+        self
+    }
+
+    /// Maintain the last published index so that `read_last()` works (on by
+    /// default; costs one compare-and-swap per publish). Part of the
+    /// shared-memory contract: every peer of a segment must agree, and an
+    /// attach that disagrees fails with [`crate::Error::FeatureMismatch`].
+    pub fn read_last(mut self, on: bool) -> Options {
+        self.read_last = on;
+        self
+    }
+
+    /// Detect a concurrent `reset()` while reading and rewind the cursor (off
+    /// by default; costs one load of the producers' reservation word per read).
+    pub fn reset_check(mut self, on: bool) -> Options {
+        self.reset_check = on;
+        self
+    }
+
+    /// Count records skipped because producers lapped this reader, reported by
+    /// `loss_count()` (on by default; costs nothing unless a loss happens).
+    pub fn loss_detection(mut self, on: bool) -> Options {
+        self.loss_detection = on;
+        self
+    }
+
+    /// Issue a spin-loop hint between retries of a contended
+    /// compare-and-swap (on by default).
+    pub fn cpu_relax(mut self, on: bool) -> Options {
+        self.cpu_relax = on;
+        self
+    }
+
+    /// The permission bits a segment created by this handle gets (default
+    /// [`DEFAULT_MODE`], `0o600`). Applied exactly, regardless of the umask.
+    pub fn mode(mut self, mode: u32) -> Options {
+        self.mode = mode & 0o7777;
+        self
+    }
+
+    /// How long to wait for another process to finish creating a segment
+    /// before failing with [`crate::Error::InitTimeout`] (default 2 s).
+    pub fn init_timeout(mut self, timeout: Duration) -> Options {
+        self.init_timeout = timeout;
+        self
+    }
+
+    /// The configured `items_per_slot`, if any.
+    pub fn get_items_per_slot(&self) -> Option<u32> {
+        self.items_per_slot
+    }
+
+    /// Whether `read_last` is on.
+    pub fn get_read_last(&self) -> bool {
+        self.read_last
+    }
+
+    /// Whether `reset_check` is on.
+    pub fn get_reset_check(&self) -> bool {
+        self.reset_check
+    }
+
+    /// Whether `loss_detection` is on.
+    pub fn get_loss_detection(&self) -> bool {
+        self.loss_detection
+    }
+
+    /// Whether `cpu_relax` is on.
+    pub fn get_cpu_relax(&self) -> bool {
+        self.cpu_relax
+    }
+
+    /// The creation mode.
+    pub fn get_mode(&self) -> u32 {
+        self.mode
+    }
+
+    /// The init timeout.
+    pub fn get_init_timeout(&self) -> Duration {
+        self.init_timeout
+    }
+}

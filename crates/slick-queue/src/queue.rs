@@ -1,0 +1,675 @@
+//! The public queue types: [`Queue<T>`] for plain-old-data elements and
+//! [`ByteQueue`] for elements whose size is only known at run time (what the
+//! Python layer and C++ `std::array<uint8_t, N>` peers use), and the records
+//! a read returns.
+
+use std::marker::PhantomData;
+
+use bytemuck::Pod;
+
+use crate::error::{Error, Result};
+use crate::layout::Geometry;
+use crate::options::Options;
+use crate::region::Region;
+use crate::ring::{Found, Ring};
+use crate::sync::AtomicU64;
+use crate::shm::ShmName;
+
+/// A queue whose elements are `element_size` bytes each, fixed when it is
+/// created (or adopted from the segment when opened).
+///
+/// ```
+/// use slick_queue::ByteQueue;
+///
+/// let q = ByteQueue::new(64, 16)?; // 64 elements of 16 bytes, local memory
+/// let index = q.reserve(2)?;        // a record of two elements (32 bytes)
+/// q.write(index, b"hello, ring buffer world!")?;
+/// q.publish(index, 2)?;
+///
+/// let mut cursor = 0;
+/// let rec = q.read(&mut cursor).expect("one record");
+/// assert_eq!(rec.len(), 2);
+/// assert_eq!(&rec.to_vec()[..25], b"hello, ring buffer world!");
+/// # Ok::<(), slick_queue::Error>(())
+/// ```
+pub struct ByteQueue {
+    ring: Ring,
+    geometry: Geometry,
+    options: Options,
+    /// The segment's name and whether this handle initialized it.
+    shm: Option<(ShmName, bool)>,
+}
+
+impl std::fmt::Debug for ByteQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ByteQueue")
+            .field("name", &self.name())
+            .field("capacity", &self.geometry.size())
+            .field("element_size", &self.geometry.element_size())
+            .field("items_per_slot", &self.geometry.items_per_slot())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+fn element_size_u32(element_size: usize) -> Result<u32> {
+    match u32::try_from(element_size) {
+        Ok(es) if es > 0 => Ok(es),
+        _ => Err(Error::InvalidElementSize { element_size: element_size as u64 }),
+    }
+}
+
+impl ByteQueue {
+    /// A queue in local memory (one process, any number of threads) with the
+    /// default [`Options`].
+    pub fn new(size: u32, element_size: u32) -> Result<ByteQueue> {
+        ByteQueue::with_options(size, element_size, &Options::default())
+    }
+
+    /// A queue in local memory with the given options.
+    pub fn with_options(size: u32, element_size: u32, options: &Options) -> Result<ByteQueue> {
+        let geometry = Geometry::new(size, element_size, options.items_per_slot.unwrap_or(1))?;
+        let region = Region::local(&geometry);
+        Ok(ByteQueue::from_parts(region, geometry, options, None))
+    }
+
+    fn from_parts(region: Region, geometry: Geometry, options: &Options, shm: Option<(ShmName, bool)>) -> ByteQueue {
+        let mut options = options.clone();
+        options.items_per_slot = Some(geometry.items_per_slot());
+        ByteQueue {
+            ring: Ring::new(region, &geometry, &options),
+            geometry,
+            options,
+            shm,
+        }
+    }
+
+    /// Creates the shared-memory queue `name` (`/dev/shm/<name>`), or opens it
+    /// if it exists; then its capacity, element size and items_per_slot must
+    /// equal these ([`Error::Mismatch`] otherwise), and its `read_last`
+    /// setting this handle's ([`Error::FeatureMismatch`]).
+    #[cfg(all(unix, not(loom)))]
+    pub fn create_or_open(name: &str, size: u32, element_size: u32, options: &Options) -> Result<ByteQueue> {
+        let geometry = Geometry::new(size, element_size, options.items_per_slot.unwrap_or(1))?;
+        let name = ShmName::new(name)?;
+        let att = crate::attach::attach(&name, &crate::attach::Request::CreateOrOpen(geometry), options)?;
+        ByteQueue::from_attached(name, att, options)
+    }
+
+    /// Opens the existing shared-memory queue `name`, adopting its capacity
+    /// and items_per_slot (an explicit [`Options::items_per_slot`] must match);
+    /// its element size must be `element_size`.
+    #[cfg(all(unix, not(loom)))]
+    pub fn open(name: &str, element_size: u32, options: &Options) -> Result<ByteQueue> {
+        ByteQueue::open_inner(name, Some(element_size), options)
+    }
+
+    /// Opens the existing shared-memory queue `name`, adopting its whole
+    /// geometry, element size included (for tools that read any queue).
+    #[cfg(all(unix, not(loom)))]
+    pub fn open_any(name: &str, options: &Options) -> Result<ByteQueue> {
+        ByteQueue::open_inner(name, None, options)
+    }
+
+    #[cfg(all(unix, not(loom)))]
+    fn open_inner(name: &str, element_size: Option<u32>, options: &Options) -> Result<ByteQueue> {
+        let name = ShmName::new(name)?;
+        let request = crate::attach::Request::Open { element_size, items_per_slot: options.items_per_slot };
+        let att = crate::attach::attach(&name, &request, options)?;
+        ByteQueue::from_attached(name, att, options)
+    }
+
+    #[cfg(all(unix, not(loom)))]
+    fn from_attached(name: ShmName, att: crate::attach::Attached, options: &Options) -> Result<ByteQueue> {
+        let len = att.mapping.len();
+        let region = Region::shared(att.mapping, &att.geometry).map_err(|_| Error::Truncated {
+            name: name.to_string(),
+            len: len as u64,
+            needed: att.geometry.segment_len() as u64,
+        })?;
+        Ok(ByteQueue::from_parts(region, att.geometry, options, Some((name, att.created))))
+    }
+
+    /// Reserves `n` contiguous elements (multi-producer safe) and returns the
+    /// index of the first. Write them with [`ByteQueue::write`], then
+    /// [`ByteQueue::publish`] the same `index` and `n`.
+    ///
+    /// Errors: [`Error::ZeroElements`] for `n == 0`, [`Error::TooManyElements`]
+    /// for `n` above the capacity.
+    #[inline]
+    pub fn reserve(&self, n: u32) -> Result<u64> {
+        self.ring.reserve(n)
+    }
+
+    /// Publishes the `n` elements reserved at `index`: readers see them from
+    /// now on, bytes included.
+    #[inline]
+    pub fn publish(&self, index: u64, n: u32) -> Result<()> {
+        self.ring.publish(index, n)
+    }
+
+    /// Copies `bytes` into the ring starting at element `index` (they may span
+    /// several consecutive elements of one reservation).
+    #[inline]
+    pub fn write(&self, index: u64, bytes: &[u8]) -> Result<()> {
+        self.ring.write_bytes(index, 0, bytes)
+    }
+
+    /// Copies `bytes` into the ring `byte_offset` bytes into element `index`.
+    #[inline]
+    pub fn write_at(&self, index: u64, byte_offset: usize, bytes: &[u8]) -> Result<()> {
+        self.ring.write_bytes(index, byte_offset, bytes)
+    }
+
+    /// Reserves as many elements as `bytes` needs (at least one), copies the
+    /// bytes, zero-fills the rest of the last element and publishes: one call
+    /// for one record. Returns the record's index.
+    pub fn push(&self, bytes: &[u8]) -> Result<u64> {
+        let es = self.ring.element_size();
+        let n = bytes.len().div_ceil(es).max(1);
+        let n = u32::try_from(n).map_err(|_| Error::TooManyElements { n: n as u64, size: self.capacity() })?;
+        let index = self.ring.reserve(n)?;
+        self.ring.write_bytes(index, 0, bytes)?;
+        let total = n as usize * es;
+        if total > bytes.len() {
+            self.ring.region().zero_bytes(self.ring.byte_pos(index) + bytes.len(), total - bytes.len());
+        }
+        self.ring.publish(index, n)?;
+        Ok(index)
+    }
+
+    /// A raw pointer to element `index` (always inside the data array), for
+    /// zero-copy writers. Writing through it races with lapped readers and
+    /// other processes exactly as the C++ `operator[]` does; prefer
+    /// [`ByteQueue::write`].
+    pub fn element_ptr(&self, index: u64) -> *mut u8 {
+        match self.ring.region().data_ptr(self.ring.byte_pos(index)) {
+            Some((p, _)) => p.as_ptr(),
+            None => std::ptr::null_mut(),
+        }
+    }
+
+    /// Reads the next record at a private cursor and advances the cursor past
+    /// it; `None` when nothing new is published. Every cursor sees every
+    /// record (broadcast). Start a cursor at 0 to see everything still in the
+    /// ring, or at [`ByteQueue::initial_reading_index`] to see only new records.
+    #[inline]
+    pub fn read(&self, cursor: &mut u64) -> Option<ByteRecord<'_>> {
+        self.ring.read(cursor).map(|found| ByteRecord { ring: &self.ring, found })
+    }
+
+    /// Claims the next record at a cursor shared by several consumers (threads
+    /// with an [`AtomicU64`], processes with a [`crate::SharedCursor`]): each
+    /// record goes to exactly one of them.
+    #[inline]
+    pub fn read_shared(&self, cursor: &AtomicU64) -> Option<ByteRecord<'_>> {
+        self.ring.read_shared(cursor).map(|found| ByteRecord { ring: &self.ring, found })
+    }
+
+    /// The most recently published record, if its slot still holds it.
+    /// [`Error::ReadLastDisabled`] without the `read_last` option.
+    pub fn read_last(&self) -> Result<Option<ByteRecord<'_>>> {
+        Ok(self.ring.read_last()?.map(|found| ByteRecord { ring: &self.ring, found }))
+    }
+
+    /// Where a consumer that wants only records published from now on starts.
+    pub fn initial_reading_index(&self) -> u64 {
+        self.ring.initial_reading_index()
+    }
+
+    /// Elements this handle's readers skipped because producers lapped them
+    /// (0 when `loss_detection` is off).
+    pub fn loss_count(&self) -> u64 {
+        self.ring.loss_count()
+    }
+
+    /// Records whose size, as found in their slot, ran past the end of the
+    /// ring or was 0, and was clamped (only a faulty or hostile peer writes
+    /// such a size).
+    pub fn corrupt_count(&self) -> u64 {
+        self.ring.corrupt_count()
+    }
+
+    /// Resets the queue: every slot empty, the reservation word and the
+    /// last-published index rewound, this handle's counters zeroed. Not meant
+    /// to run while other threads or processes use the queue: their records
+    /// may be lost or seen again (it stays memory-safe).
+    pub fn reset(&self) {
+        self.ring.reset()
+    }
+
+    /// Capacity in elements.
+    pub fn capacity(&self) -> u32 {
+        self.geometry.size()
+    }
+
+    /// Bytes per element.
+    pub fn element_size(&self) -> u32 {
+        self.geometry.element_size()
+    }
+
+    /// Elements per control slot.
+    pub fn items_per_slot(&self) -> u32 {
+        self.geometry.items_per_slot()
+    }
+
+    /// Number of control slots.
+    pub fn slot_count(&self) -> u32 {
+        self.geometry.slot_count()
+    }
+
+    /// The queue's geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// The options in effect (items_per_slot as adopted).
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The POSIX name (with its leading `/`) of a shared queue.
+    pub fn name(&self) -> Option<&str> {
+        self.shm.as_ref().map(|(n, _)| n.as_posix())
+    }
+
+    /// Whether the queue lives in shared memory.
+    pub fn is_shared(&self) -> bool {
+        self.name().is_some()
+    }
+
+    /// Whether this handle initialized the shared segment (local queues: true).
+    pub fn is_creator(&self) -> bool {
+        self.shm.as_ref().is_none_or(|(_, created)| *created)
+    }
+
+    /// Length in bytes of the mapped segment (`None` for local queues).
+    pub fn mapped_len(&self) -> Option<usize> {
+        #[cfg(all(unix, not(loom)))]
+        {
+            self.ring.region().mapping().map(|m| m.len())
+        }
+        #[cfg(not(all(unix, not(loom))))]
+        {
+            None
+        }
+    }
+
+    /// Unlinks this queue's shared-memory name (mappings stay valid, this one
+    /// included). `Ok(false)` if the name was already gone;
+    /// [`Error::NotShared`] for a local queue. Nothing is ever unlinked
+    /// implicitly: not on drop, not at exit.
+    pub fn remove_shm(&self) -> Result<bool> {
+        match &self.shm {
+            Some((name, _)) => crate::shm::unlink(name),
+            None => Err(Error::NotShared),
+        }
+    }
+
+    /// Unlinks a shared-memory queue by name without attaching to it (one
+    /// leading `/` accepted). See [`crate::remove`].
+    pub fn remove(name: &str) -> Result<bool> {
+        crate::remove(name)
+    }
+
+    /// The ring, for the typed queue and the sibling crates' glue.
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.ring
+    }
+}
+
+/// A record of a [`ByteQueue`]: a view of `len()` elements in the ring that
+/// copies them out on request.
+///
+/// The bytes stay in the ring: a producer that laps the reader may overwrite
+/// them while (or before) they are copied. Check
+/// [`ByteRecord::is_overwritten`] *after* copying to know whether the copy
+/// is exactly what was published.
+#[derive(Clone, Copy)]
+pub struct ByteRecord<'q> {
+    ring: &'q Ring,
+    found: Found,
+}
+
+impl std::fmt::Debug for ByteRecord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ByteRecord").field("index", &self.found.index).field("len", &self.found.len).finish()
+    }
+}
+
+impl<'q> ByteRecord<'q> {
+    /// The element index the record was published at.
+    pub fn index(&self) -> u64 {
+        self.found.index
+    }
+
+    /// Number of elements in the record (at least 1).
+    pub fn len(&self) -> usize {
+        self.found.len as usize
+    }
+
+    /// Always `false`: a record holds at least one element.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Number of bytes in the record: `len() * element_size`.
+    pub fn byte_len(&self) -> usize {
+        self.found.len as usize * self.ring.element_size()
+    }
+
+    /// Copies up to `dst.len()` bytes of the record into `dst`; returns how
+    /// many were copied.
+    #[inline]
+    pub fn copy_to(&self, dst: &mut [u8]) -> usize {
+        self.ring.copy_record(self.found, 0, dst)
+    }
+
+    /// Copies up to `dst.len()` bytes starting `byte_offset` bytes into the
+    /// record.
+    #[inline]
+    pub fn copy_from_offset(&self, byte_offset: usize, dst: &mut [u8]) -> usize {
+        self.ring.copy_record(self.found, byte_offset, dst)
+    }
+
+    /// Copies the whole record into a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = vec![0u8; self.byte_len()];
+        self.copy_to(&mut v);
+        v
+    }
+
+    /// Whether a producer may have written into this record's positions since
+    /// it was published (the reader was lapped). Call it after copying; `false`
+    /// guarantees the copy is exactly what was published.
+    #[inline]
+    pub fn is_overwritten(&self) -> bool {
+        self.ring.is_overwritten(self.found.index)
+    }
+}
+
+/// A queue of plain-old-data values: `size_of::<T>()` is the element size.
+///
+/// ```
+/// use slick_queue::Queue;
+///
+/// let q = Queue::<u64>::new(1024)?;
+/// let i = q.reserve(1)?;
+/// q.write(i, 42)?;
+/// q.publish(i, 1)?;
+/// q.push(43)?; // reserve + write + publish
+///
+/// let mut cursor = 0;
+/// assert_eq!(q.read(&mut cursor).map(|r| r.value()), Some(42));
+/// assert_eq!(q.read(&mut cursor).map(|r| r.value()), Some(43));
+/// assert!(q.read(&mut cursor).is_none());
+/// # Ok::<(), slick_queue::Error>(())
+/// ```
+pub struct Queue<T> {
+    inner: ByteQueue,
+    _element: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("type", &std::any::type_name::<T>()).field("inner", &self.inner).finish()
+    }
+}
+
+impl<T: Pod> Queue<T> {
+    /// A queue of `size` elements in local memory with the default options.
+    pub fn new(size: u32) -> Result<Queue<T>> {
+        Queue::with_options(size, &Options::default())
+    }
+
+    /// A queue in local memory with the given options.
+    pub fn with_options(size: u32, options: &Options) -> Result<Queue<T>> {
+        let es = element_size_u32(std::mem::size_of::<T>())?;
+        Ok(Queue::wrap(ByteQueue::with_options(size, es, options)?))
+    }
+
+    /// Creates the shared-memory queue `name` or opens it if it exists (see
+    /// [`ByteQueue::create_or_open`]); the segment's element size must be
+    /// `size_of::<T>()`.
+    #[cfg(all(unix, not(loom)))]
+    pub fn create_or_open(name: &str, size: u32, options: &Options) -> Result<Queue<T>> {
+        let es = element_size_u32(std::mem::size_of::<T>())?;
+        Ok(Queue::wrap(ByteQueue::create_or_open(name, size, es, options)?))
+    }
+
+    /// Opens the existing shared-memory queue `name`, adopting its capacity
+    /// and items_per_slot; its element size must be `size_of::<T>()`.
+    #[cfg(all(unix, not(loom)))]
+    pub fn open(name: &str, options: &Options) -> Result<Queue<T>> {
+        let es = element_size_u32(std::mem::size_of::<T>())?;
+        Ok(Queue::wrap(ByteQueue::open(name, es, options)?))
+    }
+
+    fn wrap(inner: ByteQueue) -> Queue<T> {
+        Queue { inner, _element: PhantomData }
+    }
+
+    /// The same queue, as bytes.
+    pub fn as_bytes(&self) -> &ByteQueue {
+        &self.inner
+    }
+
+    /// Reserves `n` contiguous elements; see [`ByteQueue::reserve`].
+    #[inline]
+    pub fn reserve(&self, n: u32) -> Result<u64> {
+        self.inner.reserve(n)
+    }
+
+    /// Publishes the `n` elements reserved at `index`.
+    #[inline]
+    pub fn publish(&self, index: u64, n: u32) -> Result<()> {
+        self.inner.publish(index, n)
+    }
+
+    /// Writes one element at `index`.
+    #[inline]
+    pub fn write(&self, index: u64, value: T) -> Result<()> {
+        self.inner.ring().write_bytes(index, 0, bytemuck::bytes_of(&value))
+    }
+
+    /// Writes consecutive elements starting at `index`.
+    #[inline]
+    pub fn write_slice(&self, index: u64, values: &[T]) -> Result<()> {
+        self.inner.ring().write_bytes(index, 0, bytemuck::cast_slice(values))
+    }
+
+    /// Reserves, writes and publishes one element; returns its index.
+    #[inline]
+    pub fn push(&self, value: T) -> Result<u64> {
+        let index = self.inner.reserve(1)?;
+        self.write(index, value)?;
+        self.inner.publish(index, 1)?;
+        Ok(index)
+    }
+
+    /// Reserves, writes and publishes `values` as one record; returns its index.
+    pub fn push_slice(&self, values: &[T]) -> Result<u64> {
+        let n = u32::try_from(values.len()).map_err(|_| Error::TooManyElements { n: values.len() as u64, size: self.capacity() })?;
+        let index = self.inner.reserve(n)?;
+        self.write_slice(index, values)?;
+        self.inner.publish(index, n)?;
+        Ok(index)
+    }
+
+    /// A raw pointer to element `index`, for zero-copy writers (see
+    /// [`ByteQueue::element_ptr`]). It is not aligned for `T` if
+    /// `align_of::<T>()` exceeds 16 or the element size: use
+    /// `write_unaligned`.
+    pub fn element_ptr(&self, index: u64) -> *mut T {
+        self.inner.element_ptr(index).cast::<T>()
+    }
+
+    /// Reads the next record at a private cursor; see [`ByteQueue::read`].
+    #[inline]
+    pub fn read(&self, cursor: &mut u64) -> Option<Record<'_, T>> {
+        self.inner.ring().read(cursor).map(|found| Record::new(self.inner.ring(), found))
+    }
+
+    /// Claims the next record at a shared cursor; see [`ByteQueue::read_shared`].
+    #[inline]
+    pub fn read_shared(&self, cursor: &AtomicU64) -> Option<Record<'_, T>> {
+        self.inner.ring().read_shared(cursor).map(|found| Record::new(self.inner.ring(), found))
+    }
+
+    /// The most recently published record; see [`ByteQueue::read_last`].
+    pub fn read_last(&self) -> Result<Option<Record<'_, T>>> {
+        Ok(self.inner.ring().read_last()?.map(|found| Record::new(self.inner.ring(), found)))
+    }
+
+    /// See [`ByteQueue::initial_reading_index`].
+    pub fn initial_reading_index(&self) -> u64 {
+        self.inner.initial_reading_index()
+    }
+
+    /// See [`ByteQueue::loss_count`].
+    pub fn loss_count(&self) -> u64 {
+        self.inner.loss_count()
+    }
+
+    /// See [`ByteQueue::corrupt_count`].
+    pub fn corrupt_count(&self) -> u64 {
+        self.inner.corrupt_count()
+    }
+
+    /// See [`ByteQueue::reset`].
+    pub fn reset(&self) {
+        self.inner.reset()
+    }
+
+    /// Capacity in elements.
+    pub fn capacity(&self) -> u32 {
+        self.inner.capacity()
+    }
+
+    /// `size_of::<T>()`.
+    pub fn element_size(&self) -> u32 {
+        self.inner.element_size()
+    }
+
+    /// Elements per control slot.
+    pub fn items_per_slot(&self) -> u32 {
+        self.inner.items_per_slot()
+    }
+
+    /// Number of control slots.
+    pub fn slot_count(&self) -> u32 {
+        self.inner.slot_count()
+    }
+
+    /// The options in effect.
+    pub fn options(&self) -> &Options {
+        self.inner.options()
+    }
+
+    /// The POSIX name of a shared queue.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name()
+    }
+
+    /// Whether the queue lives in shared memory.
+    pub fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
+    /// Whether this handle initialized the shared segment.
+    pub fn is_creator(&self) -> bool {
+        self.inner.is_creator()
+    }
+
+    /// See [`ByteQueue::remove_shm`].
+    pub fn remove_shm(&self) -> Result<bool> {
+        self.inner.remove_shm()
+    }
+
+    /// Unlinks a shared-memory queue by name; see [`crate::remove`].
+    pub fn remove(name: &str) -> Result<bool> {
+        crate::remove(name)
+    }
+}
+
+/// A record of a [`Queue<T>`]: `len()` consecutive elements in the ring,
+/// copied out on request. See [`ByteRecord`] for what lapping means for it.
+pub struct Record<'q, T> {
+    ring: &'q Ring,
+    found: Found,
+    _element: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Record<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Record<'_, T> {}
+
+impl<T> std::fmt::Debug for Record<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record").field("index", &self.found.index).field("len", &self.found.len).finish()
+    }
+}
+
+impl<'q, T: Pod> Record<'q, T> {
+    fn new(ring: &'q Ring, found: Found) -> Record<'q, T> {
+        Record { ring, found, _element: PhantomData }
+    }
+
+    /// The element index the record was published at.
+    pub fn index(&self) -> u64 {
+        self.found.index
+    }
+
+    /// Number of elements (at least 1).
+    pub fn len(&self) -> usize {
+        self.found.len as usize
+    }
+
+    /// Always `false`: a record holds at least one element.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// A copy of the first element.
+    #[inline]
+    pub fn value(&self) -> T {
+        let mut v = T::zeroed();
+        self.ring.copy_record(self.found, 0, bytemuck::bytes_of_mut(&mut v));
+        v
+    }
+
+    /// A copy of element `i` of the record, if `i < len()`.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<T> {
+        if i >= self.len() {
+            return None;
+        }
+        let mut v = T::zeroed();
+        self.ring.copy_record(self.found, i * std::mem::size_of::<T>(), bytemuck::bytes_of_mut(&mut v));
+        Some(v)
+    }
+
+    /// Copies up to `dst.len()` elements into `dst`; returns how many.
+    #[inline]
+    pub fn copy_to(&self, dst: &mut [T]) -> usize {
+        let n = dst.len().min(self.len());
+        self.ring.copy_record(self.found, 0, bytemuck::cast_slice_mut(&mut dst[..n]));
+        n
+    }
+
+    /// Copies the record into a new vector.
+    pub fn to_vec(&self) -> Vec<T> {
+        let mut v = vec![T::zeroed(); self.len()];
+        self.copy_to(&mut v);
+        v
+    }
+
+    /// See [`ByteRecord::is_overwritten`].
+    #[inline]
+    pub fn is_overwritten(&self) -> bool {
+        self.ring.is_overwritten(self.found.index)
+    }
+}

@@ -1,0 +1,502 @@
+//! The ring algorithm: reserve, publish, read with a private or a shared
+//! cursor, read_last, reset and loss counting, over a [`Region`].
+//!
+//! This is WIRE_FORMAT.md section 4, step for step; every peer (C++, Python,
+//! this crate) runs the same steps on the same words, so the orderings below
+//! are the contract, not an implementation detail.
+//!
+//! # Memory ordering
+//!
+//! * **publish -> read.** A producer writes the record's bytes and the slot's
+//!   `size`, then stores the slot's `data_index` with `Release`. A reader
+//!   loads `data_index` with `Acquire`; when it sees the producer's index, the
+//!   bytes and the size written before that store are visible to it. This
+//!   pair is the only thing that makes record contents visible, and it is all
+//!   the single-producer/single-consumer case needs.
+//! * **Reservation word `R`.** Producers serialize on `R` with atomic
+//!   read-modify-writes (a CAS loop, or `fetch_add` for single elements);
+//!   atomicity alone gives each producer a disjoint index range. `AcqRel` on
+//!   success additionally orders a producer's wrap-marker writes after the
+//!   reservation that justified them. A `Release` fence after every
+//!   reservation orders it before the record's data stores: that is what lets
+//!   [`Ring::is_overwritten`] detect a lapping producer (a reader that copied
+//!   a byte written by a producer with a later reservation sees, after an
+//!   `Acquire` fence, that reservation in `R`).
+//! * **The size re-check.** After loading `size`, a reader reloads
+//!   `data_index` (`Acquire` on `size` keeps the reload after it); if the
+//!   index changed, the slot was recycled between the two loads and the read
+//!   retries. As the peers document, this cannot catch a size written by a
+//!   lapping producer whose index store is not yet visible; such a record was
+//!   lapped anyway, so `is_overwritten()` reports it, and the length is
+//!   clamped to the ring so it can never leave the data array.
+//! * **Shared cursor.** Consumers claim a record with a CAS on the cursor from
+//!   the value they loaded to the record's end. Exactly-once delivery follows
+//!   from the CAS alone (two consumers cannot both move the cursor from the
+//!   same value); the record's contents are made visible by the slot's
+//!   `Acquire` load as above. `AcqRel` on the cursor costs nothing on x86-64.
+//! * **last_published.** A CAS-max with `Release`, read with `Acquire` by
+//!   `read_last()`, which then validates the slot like any read.
+//!
+//! # Untrusted values
+//!
+//! Indices, sizes and cursors are read from memory other processes write.
+//! They are only ever used masked (slot and element positions), or in
+//! wrapping arithmetic, and a record length is clamped to the end of the ring
+//! (a length of 0 becomes 1); each clamp is counted in
+//! [`Ring::corrupt_count`]. Read loops are bounded, so a peer rewriting words
+//! in a tight loop cannot trap a reader: after [`MAX_READ_STEPS`] attempts a
+//! read reports "nothing available" and may be called again.
+
+use crate::error::{Error, Result};
+use crate::layout::{pack_reserved, reserved_index, reserved_size, Geometry, EMPTY_INDEX};
+use crate::options::Options;
+use crate::region::Region;
+use crate::sync::{cpu_relax, fence, AtomicU64, CachePadded, Ordering};
+
+/// Upper bound on the retries of one read call (wrap jumps, recycled slots,
+/// lost cursor races). Far above anything a real workload needs in one call.
+pub(crate) const MAX_READ_STEPS: u32 = 1 << 16;
+
+/// A record located by a read: its element index and its length in elements
+/// (already clamped to the ring).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub index: u64,
+    pub len: u32,
+}
+
+pub(crate) struct Ring {
+    region: Region,
+    size: u64,
+    mask: u64,
+    ips_mask: u64,
+    shift: u32,
+    element_size: usize,
+    read_last: bool,
+    reset_check: bool,
+    loss_detection: bool,
+    cpu_relax: bool,
+    loss: CachePadded<AtomicU64>,
+    corrupt: AtomicU64,
+}
+
+impl Ring {
+    pub fn new(region: Region, geometry: &Geometry, options: &Options) -> Ring {
+        let size = u64::from(geometry.size());
+        let ips = u64::from(geometry.items_per_slot());
+        Ring {
+            region,
+            size,
+            mask: size - 1,
+            ips_mask: ips - 1,
+            shift: ips.trailing_zeros(),
+            element_size: geometry.element_size() as usize,
+            read_last: options.read_last,
+            reset_check: options.reset_check,
+            loss_detection: options.loss_detection,
+            cpu_relax: options.cpu_relax,
+            loss: CachePadded(AtomicU64::new(0)),
+            corrupt: AtomicU64::new(0),
+        }
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    pub fn element_size(&self) -> usize {
+        self.element_size
+    }
+
+    /// `n` rounded up to a whole number of slots' worth of elements.
+    #[inline]
+    fn need(&self, n: u64) -> u64 {
+        (n + self.ips_mask) & !self.ips_mask
+    }
+
+    /// The control slot that covers ring position `pos`.
+    #[inline]
+    fn slot_of(&self, pos: u64) -> &crate::layout::Slot {
+        self.region.slot((pos >> self.shift) as usize)
+    }
+
+    /// Clamps a record length read from a slot to `[1, size - pos]`; the
+    /// second value says whether it had to.
+    #[inline]
+    fn clamp(&self, pos: u64, n: u32) -> (u32, bool) {
+        let room = self.size - pos;
+        if n == 0 {
+            (1, true)
+        } else if u64::from(n) > room {
+            (room as u32, true)
+        } else {
+            (n, false)
+        }
+    }
+
+    /// Reserves `n` contiguous elements and returns the index of the first.
+    /// Multi-producer safe. Never splits a record across the end of the ring:
+    /// if it would, the rest of the lap is skipped and a wrap marker left for
+    /// readers.
+    #[inline]
+    pub fn reserve(&self, n: u32) -> Result<u64> {
+        if n == 0 {
+            return Err(Error::ZeroElements);
+        }
+        if u64::from(n) > self.size {
+            return Err(Error::TooManyElements { n: u64::from(n), size: self.size as u32 });
+        }
+        let r = self.region.reserved();
+        if n == 1 && self.shift == 0 {
+            // The C++ peer's fast path: one element never needs a wrap.
+            let prev = r.fetch_add(1 << 16, Ordering::AcqRel);
+            if reserved_size(prev) != 1 {
+                // Record the size of the last reservation (only legacy
+                // read_last readers use it); losing this race is harmless.
+                let bumped = prev.wrapping_add(1 << 16);
+                let _ = r.compare_exchange(bumped, pack_reserved(reserved_index(bumped), 1), Ordering::Release, Ordering::Relaxed);
+            }
+            fence(Ordering::Release);
+            return Ok(reserved_index(prev));
+        }
+        let need = self.need(u64::from(n));
+        let mut cur = r.load(Ordering::Relaxed);
+        loop {
+            let old = reserved_index(cur);
+            let pos = old & self.mask;
+            let (index, wrapped) = if pos + need > self.size { (old + (self.size - pos), true) } else { (old, false) };
+            match r.compare_exchange_weak(cur, pack_reserved(index + need, n), Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => {
+                    if wrapped {
+                        // The wrap marker: readers at `old` jump to `index`.
+                        let s = self.slot_of(pos);
+                        s.size.store(n, Ordering::Relaxed);
+                        s.data_index.store(index, Ordering::Release);
+                    }
+                    fence(Ordering::Release);
+                    return Ok(index);
+                }
+                Err(actual) => {
+                    cur = actual;
+                    if self.cpu_relax {
+                        cpu_relax();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes the `n` elements reserved at `index`.
+    #[inline]
+    pub fn publish(&self, index: u64, n: u32) -> Result<()> {
+        let pos = index & self.mask;
+        if n == 0 {
+            return Err(Error::ZeroElements);
+        }
+        if u64::from(n) > self.size - pos {
+            return Err(Error::OutOfRange { position: pos, len: u64::from(n), size: self.size as u32 });
+        }
+        let s = self.slot_of(pos);
+        s.size.store(n, Ordering::Relaxed);
+        s.data_index.store(index, Ordering::Release);
+        if self.read_last {
+            let lp = self.region.last_published();
+            let mut cur = lp.load(Ordering::Relaxed);
+            while cur == EMPTY_INDEX || cur < index {
+                match lp.compare_exchange_weak(cur, index, Ordering::Release, Ordering::Relaxed) {
+                    Ok(_) => break,
+                    Err(actual) => cur = actual,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn reserved_index(&self) -> u64 {
+        reserved_index(self.region.reserved().load(Ordering::Relaxed))
+    }
+
+    #[inline]
+    fn count_loss(&self, lost: u64) {
+        if lost != 0 && self.loss_detection {
+            self.loss.fetch_add(lost, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn count_corrupt(&self, corrupt: bool) {
+        if corrupt {
+            self.corrupt.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Reads the next record at a private cursor (broadcast: every cursor
+    /// sees every record) and advances the cursor past it.
+    #[inline]
+    pub fn read(&self, cursor: &mut u64) -> Option<Found> {
+        let mut cur = *cursor;
+        let mut found = None;
+        for _ in 0..MAX_READ_STEPS {
+            if self.reset_check && cur > self.reserved_index() {
+                cur = 0; // the queue was reset under this cursor
+                continue;
+            }
+            let pos = cur & self.mask;
+            let slot = self.slot_of(pos);
+            let d = slot.data_index.load(Ordering::Acquire);
+            if d == EMPTY_INDEX || d < cur {
+                break; // nothing new
+            }
+            if d != cur && d & self.mask != pos {
+                cur = d; // wrap marker: the next record starts a lap later
+                continue;
+            }
+            let n = slot.size.load(Ordering::Acquire);
+            if slot.data_index.load(Ordering::Acquire) != d {
+                continue; // recycled between the loads
+            }
+            // d > cur at the same position: producers lapped this reader.
+            self.count_loss(d - cur);
+            let (len, corrupt) = self.clamp(pos, n);
+            self.count_corrupt(corrupt);
+            cur = d.wrapping_add(self.need(u64::from(len)));
+            found = Some(Found { index: d, len });
+            break;
+        }
+        *cursor = cur;
+        found
+    }
+
+    /// Claims the next record at a cursor shared by several consumers (work
+    /// stealing: each record goes to exactly one of them).
+    #[inline]
+    pub fn read_shared(&self, cursor: &AtomicU64) -> Option<Found> {
+        for _ in 0..MAX_READ_STEPS {
+            let cur = cursor.load(Ordering::Acquire);
+            if self.reset_check && cur > self.reserved_index() {
+                // Rewind with a CAS, never a blind store: another consumer may
+                // already have moved the cursor on.
+                let _ = cursor.compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed);
+                continue;
+            }
+            let pos = cur & self.mask;
+            let slot = self.slot_of(pos);
+            let d = slot.data_index.load(Ordering::Acquire);
+            if d == EMPTY_INDEX || d < cur {
+                return None;
+            }
+            if d != cur && d & self.mask != pos {
+                let _ = cursor.compare_exchange(cur, d, Ordering::AcqRel, Ordering::Relaxed);
+                continue;
+            }
+            let n = slot.size.load(Ordering::Acquire);
+            if slot.data_index.load(Ordering::Acquire) != d {
+                continue;
+            }
+            let (len, corrupt) = self.clamp(pos, n);
+            let next = d.wrapping_add(self.need(u64::from(len)));
+            if cursor.compare_exchange(cur, next, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                self.count_loss(d - cur);
+                self.count_corrupt(corrupt);
+                return Some(Found { index: d, len });
+            }
+            if self.cpu_relax {
+                cpu_relax();
+            }
+        }
+        None
+    }
+
+    /// The most recently published record, if it is still in its slot.
+    pub fn read_last(&self) -> Result<Option<Found>> {
+        if !self.read_last {
+            return Err(Error::ReadLastDisabled);
+        }
+        let last = self.region.last_published().load(Ordering::Acquire);
+        if last == EMPTY_INDEX {
+            return Ok(None);
+        }
+        // Masked: the C++ v1.4 peer indexes the control array with `last`
+        // itself, out of bounds once `last >= slot_count`.
+        let pos = last & self.mask;
+        let slot = self.slot_of(pos);
+        if slot.data_index.load(Ordering::Acquire) != last {
+            return Ok(None);
+        }
+        let n = slot.size.load(Ordering::Acquire);
+        if slot.data_index.load(Ordering::Acquire) != last {
+            return Ok(None);
+        }
+        let (len, corrupt) = self.clamp(pos, n);
+        self.count_corrupt(corrupt);
+        Ok(Some(Found { index: last, len }))
+    }
+
+    /// Whether a producer may have written into the positions of the record
+    /// that starts at `index` since it was published. Call it after copying:
+    /// `false` means the copy is exactly what was published.
+    #[inline]
+    pub fn is_overwritten(&self, index: u64) -> bool {
+        fence(Ordering::Acquire);
+        self.reserved_index().wrapping_sub(index) > self.size
+    }
+
+    /// Where a consumer that wants only new records starts: `R >> 16`.
+    pub fn initial_reading_index(&self) -> u64 {
+        reserved_index(self.region.reserved().load(Ordering::Acquire))
+    }
+
+    pub fn loss_count(&self) -> u64 {
+        if self.loss_detection {
+            self.loss.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    pub fn corrupt_count(&self) -> u64 {
+        self.corrupt.load(Ordering::Relaxed)
+    }
+
+    /// Re-initializes the slots, then the reservation word, then the
+    /// last-published index, then this handle's counters. Not safe to run
+    /// concurrently with producers or readers *semantically* (records may be
+    /// lost or seen twice), though memory-safe.
+    pub fn reset(&self) {
+        for i in 0..self.region.slot_count() {
+            let s = self.region.slot(i);
+            s.data_index.store(EMPTY_INDEX, Ordering::Relaxed);
+            s.size.store(1, Ordering::Relaxed);
+        }
+        self.region.reserved().store(0, Ordering::Release);
+        self.region.last_published().store(EMPTY_INDEX, Ordering::Release);
+        self.loss.store(0, Ordering::Relaxed);
+        self.corrupt.store(0, Ordering::Relaxed);
+    }
+
+    /// Byte offset in the data array of element index `index`.
+    #[inline]
+    pub fn byte_pos(&self, index: u64) -> usize {
+        (index & self.mask) as usize * self.element_size
+    }
+
+    /// Writes `src` at `byte_offset` bytes into element `index`; it may span
+    /// several elements but not run past the end of the ring.
+    #[inline]
+    pub fn write_bytes(&self, index: u64, byte_offset: usize, src: &[u8]) -> Result<()> {
+        let start = self.byte_pos(index);
+        let fits = start
+            .checked_add(byte_offset)
+            .and_then(|s| s.checked_add(src.len()))
+            .is_some_and(|end| end <= self.region.data_len());
+        if !fits {
+            return Err(Error::OutOfRange {
+                position: index & self.mask,
+                len: (byte_offset as u64).saturating_add(src.len() as u64),
+                size: self.size as u32,
+            });
+        }
+        self.region.store_bytes(start + byte_offset, src);
+        Ok(())
+    }
+
+    /// Copies up to `dst.len()` bytes of a found record, from `byte_offset`
+    /// into it; returns the number copied.
+    #[inline]
+    pub fn copy_record(&self, found: Found, byte_offset: usize, dst: &mut [u8]) -> usize {
+        let rec_len = found.len as usize * self.element_size;
+        let Some(avail) = rec_len.checked_sub(byte_offset) else {
+            return 0;
+        };
+        let n = dst.len().min(avail);
+        self.region.load_bytes(self.byte_pos(found.index) + byte_offset, &mut dst[..n])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(size: u32, es: u32, ips: u32, opts: Options) -> Ring {
+        let g = Geometry::new(size, es, ips).unwrap();
+        Ring::new(Region::local(&g), &g, &opts)
+    }
+
+    fn push(r: &Ring, v: u64, n: u32) -> u64 {
+        let i = r.reserve(n).unwrap();
+        r.write_bytes(i, 0, &v.to_le_bytes()).unwrap();
+        r.publish(i, n).unwrap();
+        i
+    }
+
+    fn first_u64(r: &Ring, f: Found) -> u64 {
+        let mut b = [0u8; 8];
+        assert_eq!(r.copy_record(f, 0, &mut b), 8);
+        u64::from_le_bytes(b)
+    }
+
+    #[test]
+    fn wrap_marker_sends_reader_to_next_lap() {
+        let r = ring(8, 8, 1, Options::default());
+        let mut c = 0;
+        assert_eq!(push(&r, 1, 3), 0);
+        assert_eq!(push(&r, 2, 3), 3);
+        assert_eq!(first_u64(&r, r.read(&mut c).unwrap()), 1);
+        assert_eq!(first_u64(&r, r.read(&mut c).unwrap()), 2);
+        assert_eq!(c, 6);
+        // 6 + 3 > 8: skips positions 6 and 7, starts at 8
+        assert_eq!(push(&r, 3, 3), 8);
+        let s = r.region.slot(6);
+        assert_eq!(s.data_index.load(Ordering::Relaxed), 8, "wrap marker in the old position's slot");
+        let f = r.read(&mut c).unwrap();
+        assert_eq!((f.index, f.len), (8, 3));
+        assert_eq!(first_u64(&r, f), 3);
+        assert_eq!(c, 11);
+        assert_eq!(r.loss_count(), 0);
+    }
+
+    #[test]
+    fn corrupt_sizes_are_clamped_and_counted() {
+        let r = ring(8, 4, 1, Options::default());
+        let i = r.reserve(1).unwrap();
+        r.publish(i, 1).unwrap();
+        // A peer scribbles size = 1000 into the slot of index 0.
+        r.region.slot(0).size.store(1000, Ordering::Relaxed);
+        let mut c = 0;
+        let f = r.read(&mut c).unwrap();
+        assert_eq!(f.len, 8);
+        assert_eq!(r.corrupt_count(), 1);
+        // size 0 becomes 1
+        let r = ring(8, 4, 1, Options::default());
+        r.region.slot(3).size.store(0, Ordering::Relaxed);
+        r.region.slot(3).data_index.store(3, Ordering::Release);
+        let mut c = 3;
+        assert_eq!(r.read(&mut c).unwrap().len, 1);
+        assert_eq!(c, 4);
+    }
+
+    #[test]
+    fn hostile_indices_stay_in_bounds_and_terminate() {
+        let r = ring(4, 8, 1, Options::default().reset_check(true));
+        for (i, d) in [u64::MAX - 1, 7, 1 << 63, 2].into_iter().enumerate() {
+            r.region.slot(i).data_index.store(d, Ordering::Relaxed);
+            r.region.slot(i).size.store(u32::MAX, Ordering::Relaxed);
+        }
+        r.region.reserved().store(u64::MAX, Ordering::Relaxed);
+        for start in [0, 1, 2, 3, u64::MAX - 1, 1 << 62] {
+            let mut c = start;
+            for _ in 0..10 {
+                if let Some(f) = r.read(&mut c) {
+                    assert!(f.len >= 1 && (f.index & 3) as u32 + f.len <= 4);
+                }
+            }
+            let shared = AtomicU64::new(start);
+            for _ in 0..10 {
+                if let Some(f) = r.read_shared(&shared) {
+                    assert!((f.index & 3) as u32 + f.len <= 4);
+                }
+            }
+        }
+    }
+}

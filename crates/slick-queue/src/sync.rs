@@ -1,0 +1,31 @@
+//! The atomic types the crate is built on: `std`'s, or `loom`'s when the
+//! crate is compiled with `--cfg loom` for model checking.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64};
+
+pub(crate) use std::sync::atomic::Ordering;
+
+/// Back-off inside a contended compare-and-swap loop.
+#[inline]
+pub(crate) fn cpu_relax() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
+
+/// Pads and aligns a value to its own pair of cache lines (adjacent-line
+/// prefetch makes 128 bytes the unit of false sharing on x86-64).
+#[repr(C, align(128))]
+pub(crate) struct CachePadded<T>(pub T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
