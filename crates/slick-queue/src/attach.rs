@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::layout::{
-    check_marker, effective_items_per_slot, magic_for, Geometry, ShmHeader, EMPTY_INDEX, HEADER_SIZE, INIT_INITIALIZING,
-    INIT_LEGACY, INIT_READY, INIT_UNINITIALIZED,
+    check_marker, effective_items_per_slot, magic_for, Geometry, ShmHeader, EMPTY_INDEX, HEADER_SIZE,
+    INIT_INITIALIZING, INIT_LEGACY, INIT_READY, INIT_UNINITIALIZED,
 };
 use crate::options::Options;
 use crate::region::Mapping;
@@ -150,8 +150,13 @@ fn map_whole(name: &ShmName, fd: &OwnedFd, deadline: Instant) -> Result<Mapping>
     loop {
         let len = shm::len(fd, name)?;
         if len >= HEADER_SIZE as u64 {
-            let len = usize::try_from(len).map_err(|_| Error::Corrupt { reason: format!("segment {name} is larger than the address space") })?;
-            return Mapping::map(fd.as_fd(), len).map_err(|source| Error::Os { op: "mmap", name: name.to_string(), source });
+            let len = usize::try_from(len)
+                .map_err(|_| Error::Corrupt { reason: format!("segment {name} is larger than the address space") })?;
+            return Mapping::map(fd.as_fd(), len).map_err(|source| Error::Os {
+                op: "mmap",
+                name: name.to_string(),
+                source,
+            });
         }
         if Instant::now() >= deadline {
             return Err(Error::Truncated { name: name.to_string(), len, needed: HEADER_SIZE as u64 });

@@ -102,7 +102,11 @@ fn map(name: &ShmName, fd: &std::os::fd::OwnedFd, deadline: Instant) -> Result<M
         let len = shm::len(fd, name)?;
         if len >= CURSOR_LEN {
             let len = usize::try_from(len).unwrap_or(usize::MAX).min(4096);
-            return Mapping::map(fd.as_fd(), len).map_err(|source| Error::Os { op: "mmap", name: name.to_string(), source });
+            return Mapping::map(fd.as_fd(), len).map_err(|source| Error::Os {
+                op: "mmap",
+                name: name.to_string(),
+                source,
+            });
         }
         if Instant::now() >= deadline {
             return Err(Error::Truncated { name: name.to_string(), len, needed: CURSOR_LEN });

@@ -30,7 +30,9 @@ pub enum Error {
         size: u32,
     },
     /// The segment this geometry needs does not fit in memory arithmetic.
-    #[error("a queue of {size} elements of {element_size} bytes (items_per_slot {items_per_slot}) is too large to address")]
+    #[error(
+        "a queue of {size} elements of {element_size} bytes (items_per_slot {items_per_slot}) is too large to address"
+    )]
     GeometryTooLarge {
         /// Capacity.
         size: u32,

@@ -102,11 +102,7 @@ impl Slot {
     /// A fresh slot: empty, size 1 (what every peer writes on init and reset).
     #[cfg_attr(not(loom), allow(dead_code))]
     pub fn new() -> Slot {
-        Slot {
-            data_index: AtomicU64::new(EMPTY_INDEX),
-            size: AtomicU32::new(1),
-            _pad: AtomicU32::new(0),
-        }
+        Slot { data_index: AtomicU64::new(EMPTY_INDEX), size: AtomicU32::new(1), _pad: AtomicU32::new(0) }
     }
 }
 
@@ -288,9 +284,8 @@ impl HeaderSnapshot {
     /// (without the `read_last` agreement, which depends on the caller).
     pub fn validate(&self) -> Result<Geometry, Error> {
         check_marker(self.magic, None, self.items_per_slot_raw)?;
-        Geometry::new(self.size, self.element_size, self.items_per_slot()).map_err(|e| Error::Corrupt {
-            reason: format!("header geometry is invalid: {e}"),
-        })
+        Geometry::new(self.size, self.element_size, self.items_per_slot())
+            .map_err(|e| Error::Corrupt { reason: format!("header geometry is invalid: {e}") })
     }
 }
 

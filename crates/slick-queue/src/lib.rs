@@ -82,6 +82,7 @@ mod queue;
 mod region;
 mod ring;
 mod sync;
+pub mod wait;
 
 #[cfg(all(unix, not(loom)))]
 mod attach;

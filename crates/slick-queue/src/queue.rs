@@ -4,6 +4,7 @@
 //! a read returns.
 
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use bytemuck::Pod;
 
@@ -12,8 +13,9 @@ use crate::layout::Geometry;
 use crate::options::Options;
 use crate::region::Region;
 use crate::ring::{Found, Ring};
-use crate::sync::AtomicU64;
 use crate::shm::ShmName;
+use crate::sync::AtomicU64;
+use crate::wait::{deadline_after, Backoff};
 
 /// A queue whose elements are `element_size` bytes each, fixed when it is
 /// created (or adopted from the segment when opened).
@@ -76,12 +78,7 @@ impl ByteQueue {
     fn from_parts(region: Region, geometry: Geometry, options: &Options, shm: Option<(ShmName, bool)>) -> ByteQueue {
         let mut options = options.clone();
         options.items_per_slot = Some(geometry.items_per_slot());
-        ByteQueue {
-            ring: Ring::new(region, &geometry, &options),
-            geometry,
-            options,
-            shm,
-        }
+        ByteQueue { ring: Ring::new(region, &geometry, &options), geometry, options, shm }
     }
 
     /// Creates the shared-memory queue `name` (`/dev/shm/<name>`), or opens it
@@ -204,6 +201,36 @@ impl ByteQueue {
     #[inline]
     pub fn read_shared(&self, cursor: &AtomicU64) -> Option<ByteRecord<'_>> {
         self.ring.read_shared(cursor).map(|found| ByteRecord { ring: &self.ring, found })
+    }
+
+    /// Like [`ByteQueue::read`], but waits up to `timeout` for a record
+    /// (spinning briefly, then yielding, then sleeping in short naps; see
+    /// [`crate::wait`]). `None` if nothing arrived in time.
+    pub fn read_timeout(&self, cursor: &mut u64, timeout: Duration) -> Option<ByteRecord<'_>> {
+        let deadline = deadline_after(timeout);
+        let mut backoff = Backoff::new();
+        loop {
+            if let Some(found) = self.ring.read(cursor) {
+                return Some(ByteRecord { ring: &self.ring, found });
+            }
+            if !backoff.wait_until(deadline) {
+                return None;
+            }
+        }
+    }
+
+    /// Like [`ByteQueue::read_shared`], but waits up to `timeout` for a record.
+    pub fn read_shared_timeout(&self, cursor: &AtomicU64, timeout: Duration) -> Option<ByteRecord<'_>> {
+        let deadline = deadline_after(timeout);
+        let mut backoff = Backoff::new();
+        loop {
+            if let Some(found) = self.ring.read_shared(cursor) {
+                return Some(ByteRecord { ring: &self.ring, found });
+            }
+            if !backoff.wait_until(deadline) {
+                return None;
+            }
+        }
     }
 
     /// The most recently published record, if its slot still holds it.
@@ -489,7 +516,8 @@ impl<T: Pod> Queue<T> {
 
     /// Reserves, writes and publishes `values` as one record; returns its index.
     pub fn push_slice(&self, values: &[T]) -> Result<u64> {
-        let n = u32::try_from(values.len()).map_err(|_| Error::TooManyElements { n: values.len() as u64, size: self.capacity() })?;
+        let n = u32::try_from(values.len())
+            .map_err(|_| Error::TooManyElements { n: values.len() as u64, size: self.capacity() })?;
         let index = self.inner.reserve(n)?;
         self.write_slice(index, values)?;
         self.inner.publish(index, n)?;
@@ -514,6 +542,20 @@ impl<T: Pod> Queue<T> {
     #[inline]
     pub fn read_shared(&self, cursor: &AtomicU64) -> Option<Record<'_, T>> {
         self.inner.ring().read_shared(cursor).map(|found| Record::new(self.inner.ring(), found))
+    }
+
+    /// Reads at a private cursor, waiting up to `timeout`; see
+    /// [`ByteQueue::read_timeout`].
+    pub fn read_timeout(&self, cursor: &mut u64, timeout: Duration) -> Option<Record<'_, T>> {
+        let rec = self.inner.read_timeout(cursor, timeout)?;
+        Some(Record::new(self.inner.ring(), rec.found))
+    }
+
+    /// Claims at a shared cursor, waiting up to `timeout`; see
+    /// [`ByteQueue::read_shared_timeout`].
+    pub fn read_shared_timeout(&self, cursor: &AtomicU64, timeout: Duration) -> Option<Record<'_, T>> {
+        let rec = self.inner.read_shared_timeout(cursor, timeout)?;
+        Some(Record::new(self.inner.ring(), rec.found))
     }
 
     /// The most recently published record; see [`ByteQueue::read_last`].

@@ -154,7 +154,12 @@ impl Ring {
                 // Record the size of the last reservation (only legacy
                 // read_last readers use it); losing this race is harmless.
                 let bumped = prev.wrapping_add(1 << 16);
-                let _ = r.compare_exchange(bumped, pack_reserved(reserved_index(bumped), 1), Ordering::Release, Ordering::Relaxed);
+                let _ = r.compare_exchange(
+                    bumped,
+                    pack_reserved(reserved_index(bumped), 1),
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                );
             }
             fence(Ordering::Release);
             return Ok(reserved_index(prev));

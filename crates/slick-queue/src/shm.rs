@@ -72,7 +72,9 @@ fn os_error(op: &'static str, name: &ShmName, e: Errno) -> Error {
     match e {
         Errno::NOENT => Error::NotFound { name: name.0.clone() },
         Errno::ACCESS | Errno::PERM => Error::PermissionDenied { name: name.0.clone(), source },
-        Errno::NAMETOOLONG => Error::InvalidName { name: name.0.clone(), reason: "the platform says the name is too long" },
+        Errno::NAMETOOLONG => {
+            Error::InvalidName { name: name.0.clone(), reason: "the platform says the name is too long" }
+        }
         _ => Error::Os { op, name: name.0.clone(), source },
     }
 }
