@@ -1,0 +1,672 @@
+//! `SlickQueue`: the Python face of [`slick_queue::ByteQueue`].
+//!
+//! Everything the queue does is the core's; this file converts arguments,
+//! results and errors, releases the GIL where a call may wait, and hands out
+//! zero-copy `memoryview`s of elements that keep the queue's memory alive.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyMemoryView, PySlice, PyString, PyTuple};
+use slick_queue::{ByteQueue, ByteRecord};
+
+use crate::cursor::AtomicCursor;
+use crate::errors::to_pyerr;
+use crate::pybuf::with_bytes;
+use crate::traits::TraitsSnapshot;
+
+/// The longest stretch `read_wait` waits with the GIL released before it
+/// re-acquires it to run signal handlers (Ctrl-C) and checks its deadline.
+const WAIT_CHUNK: Duration = Duration::from_millis(50);
+
+/// The name of the attribute that ties a data view to the queue memory.
+const KEEPALIVE_ATTR: &str = "_slick_queue_memory";
+
+/// Owns a reference to a queue's memory (heap block or mapping) on behalf of
+/// the `memoryview`s that `SlickQueue.__getitem__` hands out. Attached to the
+/// ctypes array the views are built on, so the memory lives exactly as long
+/// as the queue or any view (slices and casts included) still does.
+#[pyclass(module = "slick_queue_py", name = "_QueueMemory", frozen)]
+struct QueueMemory {
+    _queue: Arc<ByteQueue>,
+}
+
+/// What `close()` gives up.
+struct Open {
+    queue: Option<Arc<ByteQueue>>,
+    /// A writable `memoryview` (format `B`) of the whole data array, made on
+    /// the first `q[index]`; element views are slices of it.
+    data_view: Option<Py<PyAny>>,
+}
+
+/// A lock-free multi-producer multi-consumer ring queue of fixed-size
+/// elements, in local memory (``name=None``: one process, any number of
+/// threads) or in POSIX shared memory (``name=...``: any number of
+/// processes, including C++ ``slick::SlickQueue`` and ``slick-queue-py``
+/// peers).
+///
+/// * ``SlickQueue(size=..., element_size=...)``: a local queue.
+/// * ``SlickQueue(name=..., size=..., element_size=...)``: creates the
+///   shared-memory queue ``/dev/shm/<name>``, or opens it if it exists (its
+///   size, element_size and items_per_slot must then match: ``ValueError``).
+/// * ``SlickQueue(name=..., element_size=...)``: opens an existing queue and
+///   adopts its size and items_per_slot (``FileNotFoundError`` if missing).
+///
+/// ``size`` is the capacity in elements (a power of two), ``element_size``
+/// the bytes per element. ``traits`` is a ``QueueTraits`` subclass selecting
+/// optional features; ``items_per_slot`` (a power of two <= size) makes every
+/// reservation a multiple of that many elements and shrinks the control
+/// array accordingly. A segment that is foreign, corrupt, made by a newer
+/// peer or built with other traits raises ``RuntimeError``.
+///
+/// The queue is lossy: producers never wait, and a consumer that falls more
+/// than ``size`` elements behind skips ahead (see ``loss_count()``). Nothing
+/// is ever unlinked implicitly: call ``unlink()``, ``remove_shm()`` or
+/// ``SlickQueue.remove(name)`` when a shared queue is no longer needed.
+#[pyclass(module = "slick_queue_py", name = "SlickQueue", frozen, subclass)]
+pub(crate) struct SlickQueue {
+    open: Mutex<Open>,
+    /// The name without its leading `/` (`None` for a local queue).
+    name: Option<String>,
+    /// Whether `unlink()` still has to unlink the name (it does so once).
+    pending_unlink: AtomicBool,
+    size: u32,
+    element_size: u32,
+    items_per_slot: u32,
+    slot_count: u32,
+    traits: TraitsSnapshot,
+}
+
+fn lock(m: &Mutex<Open>) -> MutexGuard<'_, Open> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An optional int argument: `None` if absent; `ValueError` if negative or
+/// beyond `u64`; `TypeError` if not an int.
+fn opt_count(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<u64>> {
+    let Some(obj) = obj else { return Ok(None) };
+    if obj.is_none() {
+        return Ok(None);
+    }
+    match obj.extract::<i64>() {
+        Ok(v) if v < 0 => Err(PyValueError::new_err(format!("{what} must be positive, got {v}"))),
+        Ok(v) => Ok(Some(v as u64)),
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+            Err(PyValueError::new_err(format!("{what} is too large: {obj}")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A record's bytes as a new `bytes` object.
+fn record_bytes<'py>(py: Python<'py>, rec: &ByteRecord<'_>) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, rec.byte_len(), |buf| {
+        rec.copy_to(buf);
+        Ok(())
+    })
+}
+
+/// An unsigned index or cursor argument (`ValueError` when out of range).
+fn index_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
+    obj.extract::<u64>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(obj.py()) {
+            PyValueError::new_err(format!("{what} must be an int in [0, 2**64), got {obj}"))
+        } else {
+            e
+        }
+    })
+}
+
+/// The read cursor argument of the read calls.
+enum Cursor<'a, 'py> {
+    Private(u64),
+    Shared(&'a Bound<'py, AtomicCursor>),
+}
+
+fn cursor_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<Cursor<'a, 'py>> {
+    if let Ok(c) = obj.cast::<AtomicCursor>() {
+        return Ok(Cursor::Shared(c));
+    }
+    match obj.extract::<u64>() {
+        Ok(v) => Ok(Cursor::Private(v)),
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+            Err(PyValueError::new_err(format!("read_index must be an int in [0, 2**64), got {obj}")))
+        }
+        Err(_) => {
+            let type_name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+            Err(PyTypeError::new_err(format!("read_index must be an int or an AtomicCursor, got {type_name}")))
+        }
+    }
+}
+
+/// `timeout` in seconds (`None`: no deadline) as an optional deadline.
+fn deadline_from(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+    let Some(t) = timeout else { return Ok(None) };
+    if t.is_nan() || t < 0.0 {
+        return Err(PyValueError::new_err(format!("timeout must be None or a number of seconds >= 0, got {t}")));
+    }
+    // A timeout too large to represent is as good as none.
+    Ok(Duration::try_from_secs_f64(t).ok().and_then(|d| Instant::now().checked_add(d)))
+}
+
+/// The next wait slice: at most `WAIT_CHUNK`, never past `deadline`.
+fn next_chunk(deadline: Option<Instant>) -> Option<Duration> {
+    match deadline {
+        None => Some(WAIT_CHUNK),
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            (!left.is_zero()).then(|| left.min(WAIT_CHUNK))
+        }
+    }
+}
+
+impl SlickQueue {
+    /// The open queue, or `ValueError` after `close()`.
+    fn queue(&self) -> PyResult<Arc<ByteQueue>> {
+        match &lock(&self.open).queue {
+            Some(q) => Ok(Arc::clone(q)),
+            None => Err(PyValueError::new_err("operation on a closed SlickQueue")),
+        }
+    }
+
+    fn err(&self, e: slick_queue::Error) -> PyErr {
+        to_pyerr(e, self.name.as_deref())
+    }
+
+    /// The writable `memoryview` of the whole data array (created once).
+    ///
+    /// Built on a ctypes array over the queue memory that holds a
+    /// [`QueueMemory`]: every view derived from it (slices, casts) keeps
+    /// that array, hence the memory, alive. (The stable ABI of CPython 3.8
+    /// offers no way for an extension type to export a buffer itself.)
+    fn data_view<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let queue = {
+            let open = lock(&self.open);
+            if let Some(v) = &open.data_view {
+                return Ok(v.clone_ref(py).into_bound(py));
+            }
+            match &open.queue {
+                Some(q) => Arc::clone(q),
+                None => return Err(PyValueError::new_err("operation on a closed SlickQueue")),
+            }
+        };
+        let data = queue.element_ptr(0);
+        let len = queue.capacity() as usize * queue.element_size() as usize;
+        if data.is_null() {
+            return Err(PyRuntimeError::new_err("the queue has no data array"));
+        }
+        let ctypes = py.import("ctypes")?;
+        let array_type = ctypes.getattr("c_ubyte")?.mul(len)?;
+        let array = array_type.call_method1("from_address", (data as usize,))?;
+        // From here on the ctypes array may be referenced by views: it must
+        // own the memory before any view of it exists.
+        array.setattr(KEEPALIVE_ATTR, Py::new(py, QueueMemory { _queue: queue })?)?;
+        let view = PyMemoryView::from(&array)?.call_method1("cast", ("B",))?;
+        let mut open = lock(&self.open);
+        if open.queue.is_none() {
+            return Err(PyValueError::new_err("operation on a closed SlickQueue"));
+        }
+        let stored = open.data_view.get_or_insert_with(|| view.clone().unbind()).clone_ref(py);
+        drop(open);
+        Ok(stored.into_bound(py))
+    }
+
+    fn read_one<'py>(
+        &self,
+        py: Python<'py>,
+        queue: &ByteQueue,
+        cursor: Cursor<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        match cursor {
+            Cursor::Private(mut pos) => {
+                let found = queue.read(&mut pos).map(|rec| (record_bytes(py, &rec), rec.len()));
+                match found {
+                    Some((bytes, n)) => (bytes?, n, pos).into_pyobject(py),
+                    None => (py.None(), 0u32, pos).into_pyobject(py),
+                }
+            }
+            Cursor::Shared(c) => {
+                let found =
+                    c.get().with_word(py, |w| queue.read_shared(w).map(|rec| (record_bytes(py, &rec), rec.len())))?;
+                match found {
+                    Some((bytes, n)) => (bytes?, n).into_pyobject(py),
+                    None => (py.None(), 0u32).into_pyobject(py),
+                }
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl SlickQueue {
+    #[new]
+    #[pyo3(signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None))]
+    fn new(
+        py: Python<'_>,
+        name: Option<String>,
+        size: Option<&Bound<'_, PyAny>>,
+        element_size: Option<&Bound<'_, PyAny>>,
+        traits: Option<&Bound<'_, PyAny>>,
+        items_per_slot: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let traits = match traits {
+            Some(t) if !t.is_none() => TraitsSnapshot::from_object(t)?,
+            _ => TraitsSnapshot::default(),
+        };
+        let size = opt_count(size, "size")?;
+        let element_size = opt_count(element_size, "element_size")?;
+        let items_per_slot = opt_count(items_per_slot, "items_per_slot")?;
+
+        if let Some(s) = size {
+            if s == 0 || !s.is_power_of_two() || s > 1 << 31 {
+                return Err(PyValueError::new_err(format!(
+                    "size must be a power of two (1, 2, 4, ... 2**31), got {s}"
+                )));
+            }
+        }
+        let element_size = match element_size {
+            None => {
+                return Err(PyValueError::new_err(match (&name, size) {
+                    (None, _) => "size and element_size are required for a local-memory queue",
+                    (Some(_), Some(_)) => "element_size is required to create a shared-memory queue",
+                    (Some(_), None) => "element_size must be provided when opening an existing shared-memory queue",
+                }))
+            }
+            Some(0) => return Err(PyValueError::new_err("element_size must be at least 1 byte, got 0")),
+            Some(es) => u32::try_from(es).map_err(|_| {
+                PyValueError::new_err(format!("element_size must be at most 4294967295 bytes, got {es}"))
+            })?,
+        };
+        let mut options = traits.options();
+        if let Some(k) = items_per_slot {
+            let k = u32::try_from(k)
+                .ok()
+                .filter(|k| *k >= 1)
+                .ok_or_else(|| PyValueError::new_err(format!("items_per_slot must be a power of two >= 1, got {k}")))?;
+            options = options.items_per_slot(k);
+        }
+
+        let queue = match (&name, size) {
+            (None, None) => {
+                return Err(PyValueError::new_err("size and element_size are required for a local-memory queue"))
+            }
+            (None, Some(size)) => {
+                // The core allocates infallibly; refuse what the allocator
+                // already refuses instead of aborting the interpreter.
+                let bytes = (size as usize).checked_mul(element_size as usize);
+                if bytes.is_none_or(|b| Vec::<u8>::new().try_reserve_exact(b).is_err()) {
+                    return Err(PyMemoryError::new_err(format!(
+                        "cannot allocate a local queue of {size} elements of {element_size} bytes"
+                    )));
+                }
+                ByteQueue::with_options(size as u32, element_size, &options).map_err(|e| to_pyerr(e, None))?
+            }
+            (Some(n), Some(size)) => py
+                .detach(|| ByteQueue::create_or_open(n, size as u32, element_size, &options))
+                .map_err(|e| to_pyerr(e, Some(n)))?,
+            (Some(n), None) => {
+                py.detach(|| ByteQueue::open(n, element_size, &options)).map_err(|e| to_pyerr(e, Some(n)))?
+            }
+        };
+        let bare = name.map(|n| n.strip_prefix('/').map(str::to_owned).unwrap_or(n));
+        Ok(SlickQueue {
+            pending_unlink: AtomicBool::new(bare.is_some()),
+            name: bare,
+            size: queue.capacity(),
+            element_size: queue.element_size(),
+            items_per_slot: queue.items_per_slot(),
+            slot_count: queue.slot_count(),
+            traits,
+            open: Mutex::new(Open { queue: Some(Arc::new(queue)), data_view: None }),
+        })
+    }
+
+    /// The shared-memory name without its leading ``/`` (``None`` for a local queue).
+    #[getter]
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Capacity in elements (a power of two).
+    #[getter]
+    fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// Bytes per element.
+    #[getter]
+    fn element_size(&self) -> u32 {
+        self.element_size
+    }
+
+    /// Whether the queue lives in shared memory.
+    #[getter]
+    fn use_shm(&self) -> bool {
+        self.name.is_some()
+    }
+
+    /// Elements per control slot (1 unless set at creation).
+    #[getter]
+    fn items_per_slot(&self) -> u32 {
+        self.items_per_slot
+    }
+
+    /// Number of control slots: ``size // items_per_slot``.
+    #[getter]
+    fn slot_count(&self) -> u32 {
+        self.slot_count
+    }
+
+    /// The traits the queue was built with (a read-only snapshot).
+    #[getter]
+    fn traits(&self) -> TraitsSnapshot {
+        self.traits
+    }
+
+    /// Reserves ``n`` contiguous elements for writing (safe with any number of
+    /// producers) and returns the index of the first. Write them through
+    /// ``q[index + i]``, then ``publish(index, n)``.
+    ///
+    /// ``n == 0`` raises ``ValueError``; ``n > size`` raises ``RuntimeError``.
+    #[pyo3(signature = (n = 1))]
+    fn reserve(&self, n: i64) -> PyResult<u64> {
+        let q = self.queue()?;
+        if n < 0 {
+            return Err(PyValueError::new_err(format!("n must be at least 1, got {n}")));
+        }
+        let n32 = u32::try_from(n)
+            .map_err(|_| self.err(slick_queue::Error::TooManyElements { n: n as u64, size: self.size }))?;
+        q.reserve(n32).map_err(|e| self.err(e))
+    }
+
+    /// Publishes the ``n`` elements reserved at ``index``: consumers see
+    /// them, and their bytes, from now on.
+    #[pyo3(signature = (index, n = 1))]
+    fn publish(&self, index: &Bound<'_, PyAny>, n: i64) -> PyResult<()> {
+        let q = self.queue()?;
+        let index = index_arg(index, "index")?;
+        if n < 0 {
+            return Err(PyValueError::new_err(format!("n must be at least 1, got {n}")));
+        }
+        let n32 = u32::try_from(n)
+            .map_err(|_| self.err(slick_queue::Error::TooManyElements { n: n as u64, size: self.size }))?;
+        q.publish(index, n32).map_err(|e| self.err(e))
+    }
+
+    /// ``q[index]``: a writable ``memoryview`` of the ``element_size`` bytes of
+    /// element ``index`` (taken modulo ``size``), directly in the queue's
+    /// memory (no copy). The view stays valid after ``close()``: the memory
+    /// is released only when the queue and every view of it are gone.
+    fn __getitem__<'py>(&self, py: Python<'py>, index: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let mask = u64::from(self.size) - 1;
+        let pos = if let Ok(i) = index.extract::<i64>() {
+            // Negative indices count from the end, like any int & mask.
+            (i as u64) & mask
+        } else if let Ok(i) = index.extract::<u64>() {
+            i & mask
+        } else if index.is_instance_of::<pyo3::types::PyInt>() {
+            index.bitand(mask)?.extract::<u64>()?
+        } else {
+            let type_name = index.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+            return Err(PyTypeError::new_err(format!("queue indices must be integers, not {type_name}")));
+        };
+        let view = self.data_view(py)?;
+        let es = self.element_size as usize;
+        let start = pos as usize * es;
+        let slice = PySlice::new(py, start as isize, (start + es) as isize, 1);
+        view.get_item(slice)
+    }
+
+    /// Reads the next record.
+    ///
+    /// * ``read(read_index: int) -> (data, size, new_read_index)``: a private
+    ///   cursor (every reader sees every record). ``data`` holds the record's
+    ///   ``size * element_size`` bytes; when nothing new is published it is
+    ///   ``(None, 0, read_index)``. Start at 0 for everything still in the
+    ///   ring, or at ``initial_reading_index()`` for new records only.
+    /// * ``read(cursor: AtomicCursor) -> (data, size)``: a cursor shared by
+    ///   several consumers (work stealing): each record goes to exactly one of
+    ///   them; ``(None, 0)`` when nothing is available.
+    ///
+    /// Lossy: a reader more than ``size`` elements behind skips ahead; see
+    /// ``loss_count()``.
+    fn read<'py>(&self, py: Python<'py>, read_index: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+        let q = self.queue()?;
+        let cursor = cursor_arg(read_index)?;
+        self.read_one(py, &q, cursor)
+    }
+
+    /// Like ``read()``, but waits up to ``timeout`` seconds (``None``: as long
+    /// as it takes) for a record to arrive. Returns what ``read()`` returns,
+    /// with ``data`` ``None`` if the time ran out.
+    ///
+    /// The wait releases the GIL (other threads run), spins only briefly and
+    /// then sleeps in short naps (an idle wait costs almost no CPU), and
+    /// wakes at least every 50 ms to run signal handlers, so Ctrl-C
+    /// interrupts it with ``KeyboardInterrupt``.
+    #[pyo3(signature = (read_index, timeout = None))]
+    fn read_wait<'py>(
+        &self,
+        py: Python<'py>,
+        read_index: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let q = self.queue()?;
+        let cursor = cursor_arg(read_index)?;
+        let deadline = deadline_from(timeout)?;
+        match cursor {
+            Cursor::Private(mut pos) => {
+                // One attempt with the GIL held: a record that is already
+                // there costs no release.
+                if let Some(rec) = q.read(&mut pos) {
+                    return (record_bytes(py, &rec)?, rec.len(), pos).into_pyobject(py);
+                }
+                loop {
+                    let Some(chunk) = next_chunk(deadline) else {
+                        return (py.None(), 0u32, pos).into_pyobject(py);
+                    };
+                    let found = py.detach(|| q.read_timeout(&mut pos, chunk));
+                    if let Some(rec) = found {
+                        return (record_bytes(py, &rec)?, rec.len(), pos).into_pyobject(py);
+                    }
+                    py.check_signals()?;
+                }
+            }
+            Cursor::Shared(c) => {
+                let found = c.get().with_word(py, |word| -> PyResult<Option<(Bound<'py, PyBytes>, usize)>> {
+                    if let Some(rec) = q.read_shared(word) {
+                        return Ok(Some((record_bytes(py, &rec)?, rec.len())));
+                    }
+                    loop {
+                        let Some(chunk) = next_chunk(deadline) else { return Ok(None) };
+                        let found = py.detach(|| q.read_shared_timeout(word, chunk));
+                        if let Some(rec) = found {
+                            return Ok(Some((record_bytes(py, &rec)?, rec.len())));
+                        }
+                        py.check_signals()?;
+                    }
+                })??;
+                match found {
+                    Some((bytes, n)) => (bytes, n).into_pyobject(py),
+                    None => (py.None(), 0u32).into_pyobject(py),
+                }
+            }
+        }
+    }
+
+    /// Reads up to ``max_records`` records in one call (fewer if fewer are
+    /// published; never waits).
+    ///
+    /// * ``read_batch(read_index: int, max_records) -> (list[bytes], new_read_index)``
+    /// * ``read_batch(cursor: AtomicCursor, max_records) -> list[bytes]``
+    ///   (each record claimed for this consumer alone).
+    ///
+    /// Each ``bytes`` holds one record: ``len(data) // element_size`` elements.
+    fn read_batch<'py>(
+        &self,
+        py: Python<'py>,
+        read_index: &Bound<'py, PyAny>,
+        max_records: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let q = self.queue()?;
+        let cursor = cursor_arg(read_index)?;
+        if max_records < 1 {
+            return Err(PyValueError::new_err(format!("max_records must be at least 1, got {max_records}")));
+        }
+        let max = usize::try_from(max_records).unwrap_or(usize::MAX);
+        let mut out: Vec<Bound<'py, PyBytes>> = Vec::with_capacity(max.min(256));
+        match cursor {
+            Cursor::Private(mut pos) => {
+                while out.len() < max {
+                    let Some(rec) = q.read(&mut pos) else { break };
+                    out.push(record_bytes(py, &rec)?);
+                }
+                let list = PyList::new(py, out)?;
+                Ok((list, pos).into_pyobject(py)?.into_any())
+            }
+            Cursor::Shared(c) => {
+                c.get().with_word(py, |word| -> PyResult<()> {
+                    while out.len() < max {
+                        let Some(rec) = q.read_shared(word) else { break };
+                        out.push(record_bytes(py, &rec)?);
+                    }
+                    Ok(())
+                })??;
+                Ok(PyList::new(py, out)?.into_any())
+            }
+        }
+    }
+
+    /// Writes ``data`` (``bytes`` or any bytes-like object) as one record and
+    /// returns its index: reserves as many elements as it needs (at least
+    /// one), copies it, zero-fills the rest of the last element and
+    /// publishes. ``RuntimeError`` if it needs more than ``size`` elements.
+    fn write(&self, data: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let q = self.queue()?;
+        if data.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err("write() takes a bytes-like object, not str: encode it first"));
+        }
+        let (size, es) = (u64::from(self.size), u64::from(self.element_size));
+        with_bytes(data, |bytes| {
+            let len = bytes.len() as u64;
+            let n = len.div_ceil(es).max(1);
+            if n > size {
+                return Err(PyRuntimeError::new_err(format!(
+                    "write() of {len} bytes needs {n} elements of {es} bytes, but the queue holds only {size}; \
+                     split the data or use a larger queue"
+                )));
+            }
+            q.push(bytes).map_err(|e| self.err(e))
+        })?
+    }
+
+    /// The most recently published record as ``bytes`` (``size *
+    /// element_size`` bytes), or ``None`` if nothing is published or its slot
+    /// has been reused since. ``RuntimeError`` if the queue was built without
+    /// ``traits.enable_read_last``.
+    fn read_last<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let q = self.queue()?;
+        let rec = q.read_last().map_err(|e| self.err(e))?;
+        rec.map(|r| record_bytes(py, &r)).transpose()
+    }
+
+    /// Elements this queue object's readers skipped because producers lapped
+    /// them (0 when ``traits.enable_loss_detection`` is off).
+    fn loss_count(&self) -> PyResult<u64> {
+        Ok(self.queue()?.loss_count())
+    }
+
+    /// Where a consumer that wants only records published from now on starts
+    /// reading (the producers' next index).
+    fn initial_reading_index(&self) -> PyResult<u64> {
+        Ok(self.queue()?.initial_reading_index())
+    }
+
+    /// Empties the queue (every slot, the write index, the last published
+    /// index and this object's loss count). Not meant to run while other
+    /// threads or processes use the queue.
+    fn reset(&self) -> PyResult<()> {
+        self.queue()?.reset();
+        Ok(())
+    }
+
+    /// Detaches from the queue; idempotent. Never unlinks a shared segment.
+    /// Element views handed out before stay valid (they keep the memory).
+    fn close(&self) {
+        let (queue, view) = {
+            let mut open = lock(&self.open);
+            (open.queue.take(), open.data_view.take())
+        };
+        drop(view);
+        drop(queue);
+    }
+
+    /// Unlinks the shared-memory segment (once: a repeat, or a call after
+    /// ``remove_shm()``, does nothing, so it cannot delete a newer segment of
+    /// the same name). Works after ``close()``; a no-op for a local queue.
+    /// Processes that have the queue open keep using it.
+    fn unlink(&self) -> PyResult<()> {
+        let Some(name) = &self.name else { return Ok(()) };
+        if self.pending_unlink.swap(false, Ordering::AcqRel) {
+            slick_queue::remove(name).map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Unlinks the segment's name now (every call, like C++ ``remove_shm()``);
+    /// ``True`` if it was removed, ``False`` if it was already gone or the
+    /// queue is local.
+    fn remove_shm(&self) -> PyResult<bool> {
+        let Some(name) = &self.name else { return Ok(false) };
+        self.pending_unlink.store(false, Ordering::Release);
+        slick_queue::remove(name).map_err(|e| self.err(e))
+    }
+
+    /// Unlinks the shared-memory queue ``name`` (a leading ``/`` is accepted)
+    /// without attaching to it: ``True`` if removed, ``False`` if it did not
+    /// exist. Typically called at startup to clear a previous run's segment.
+    #[staticmethod]
+    fn remove(name: &str) -> PyResult<bool> {
+        slick_queue::remove(name).map_err(|e| to_pyerr(e, Some(name)))
+    }
+
+    /// The POSIX name of the segment, with its leading ``/`` (what C++
+    /// ``shm_open`` takes), or ``None`` for a local queue.
+    fn get_shm_name(&self) -> Option<String> {
+        self.name.as_ref().map(|n| format!("/{n}"))
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Closes the queue (never unlinks it).
+    #[pyo3(signature = (exc_type = None, exc_value = None, traceback = None))]
+    fn __exit__(
+        &self,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        exc_value: Option<&Bound<'_, PyAny>>,
+        traceback: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        let _ = (exc_type, exc_value, traceback);
+        self.close();
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if lock(&self.open).queue.is_some() { "open" } else { "closed" };
+        match &self.name {
+            Some(n) => format!(
+                "SlickQueue(name={n:?}, size={}, element_size={}, items_per_slot={}) [{state}]",
+                self.size, self.element_size, self.items_per_slot
+            ),
+            None => format!(
+                "SlickQueue(size={}, element_size={}, items_per_slot={}) [{state}]",
+                self.size, self.element_size, self.items_per_slot
+            ),
+        }
+    }
+}
