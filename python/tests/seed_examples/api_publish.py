@@ -1,0 +1,3 @@
+idx = q.reserve()
+q[idx][:data_len] = data
+q.publish(idx)

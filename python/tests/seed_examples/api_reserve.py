@@ -1,0 +1,1 @@
+idx = q.reserve(1) # Reserve 1 elements
