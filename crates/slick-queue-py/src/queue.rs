@@ -420,6 +420,14 @@ impl SlickQueue {
         view.get_item(slice)
     }
 
+    /// Refuses iteration: indices wrap around the ring, so ``q[0], q[1], ...``
+    /// would never end. Read records with ``read()`` or ``read_batch()``.
+    fn __iter__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(
+            "SlickQueue is not iterable (its indices wrap around the ring); read records with read() or read_batch()",
+        ))
+    }
+
     /// Reads the next record.
     ///
     /// * ``read(read_index: int) -> (data, size, new_read_index)``: a private
