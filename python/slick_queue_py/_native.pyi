@@ -1,8 +1,17 @@
 # Type stubs of the Rust extension module (crates/slick-queue-py).
 from types import TracebackType
-from typing import List, Optional, Tuple, Type, final, overload
+from typing import List, NoReturn, Optional, Tuple, Type, final, overload
 
-from typing_extensions import Buffer, Self
+from typing_extensions import Buffer, Self, disjoint_base
+
+__all__ = [
+    "__version__",
+    "SlickQueue",
+    "AtomicCursor",
+    "QueueTraitsSnapshot",
+    "validate_traits",
+    "check_platform_support",
+]
 
 __version__: str
 
@@ -11,7 +20,7 @@ class AtomicCursor:
     """An atomic 64-bit read cursor in ``buffer`` at ``offset``, shared by
     consumers that split one queue's records (work stealing)."""
 
-    def __init__(self, buffer: Buffer, offset: int = 0) -> None: ...
+    def __new__(cls, buffer: Buffer, offset: int = 0) -> Self: ...
     @property
     def offset(self) -> int: ...
     def load(self) -> int: ...
@@ -31,21 +40,22 @@ class QueueTraitsSnapshot:
     def enable_loss_detection(self) -> bool: ...
     @property
     def enable_cpu_relax(self) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@disjoint_base
 class SlickQueue:
     """A lock-free MPMC ring queue in local or POSIX shared memory."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         name: Optional[str] = None,
         size: Optional[int] = None,
         element_size: Optional[int] = None,
         traits: Optional[object] = None,
         items_per_slot: Optional[int] = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def name(self) -> Optional[str]: ...
     @property
@@ -62,7 +72,8 @@ class SlickQueue:
     def traits(self) -> QueueTraitsSnapshot: ...
     def reserve(self, n: int = 1) -> int: ...
     def publish(self, index: int, n: int = 1) -> None: ...
-    def __getitem__(self, index: int) -> memoryview: ...
+    def __getitem__(self, index: int, /) -> memoryview: ...
+    def __iter__(self) -> NoReturn: ...
     @overload
     def read(self, read_index: int) -> Tuple[Optional[bytes], int, int]: ...
     @overload

@@ -62,6 +62,13 @@ struct Open {
 /// array accordingly. A segment that is foreign, corrupt, made by a newer
 /// peer or built with other traits raises ``RuntimeError``.
 ///
+/// Producers ``reserve(n)`` elements, write them through ``q[index]`` (a
+/// writable ``memoryview`` of one element, directly in the queue memory,
+/// valid even after ``close()``), then ``publish(index, n)``; or call
+/// ``write(data)``. Consumers ``read()`` with their own int cursor (each sees
+/// every record) or with a shared ``AtomicCursor`` (each record goes to one
+/// of them).
+///
 /// The queue is lossy: producers never wait, and a consumer that falls more
 /// than ``size`` elements behind skips ahead (see ``loss_count()``). Nothing
 /// is ever unlinked implicitly: call ``unlink()``, ``remove_shm()`` or
@@ -647,6 +654,7 @@ impl SlickQueue {
         self.name.as_ref().map(|n| format!("/{n}"))
     }
 
+    /// Returns the queue itself; ``with`` closes it at the end (never unlinks).
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
