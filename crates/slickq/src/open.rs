@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use slick_queue::layout::{INIT_INITIALIZING, INIT_UNINITIALIZED};
 use slick_queue::{ByteQueue, Options};
 
 use crate::fail::{msg, Result};
@@ -13,7 +14,15 @@ use crate::segments::{lookup, Status};
 /// size, items_per_slot and read_last setting.
 pub fn open_queue(name: &str) -> Result<ByteQueue> {
     let seg = lookup(name, Duration::ZERO)?;
-    check_openable(name, seg.status, seg.note.as_deref(), seg.age_secs)?;
+    // What a creator in the middle of its work can look like: not sized yet,
+    // or sized but neither claimed (0) nor marked (it writes the marker
+    // right after claiming with 2).
+    let maybe_creating = seg.bytes < 64
+        || slick_queue::inspect::segment_info(name)
+            .ok()
+            .and_then(|i| i.header)
+            .is_some_and(|h| h.init_state == INIT_UNINITIALIZED || h.init_state == INIT_INITIALIZING);
+    check_openable(name, seg.status, seg.note.as_deref(), seg.age_secs.filter(|_| maybe_creating))?;
     let read_last = seg.header.as_ref().is_some_and(|h| h.features.iter().any(|f| f == "read_last"));
     // A marker-less header in the middle of its creation is still waited for
     // by the core (up to its 2 s init timeout); say what it is if that fails.
@@ -32,8 +41,8 @@ pub fn open_queue(name: &str) -> Result<ByteQueue> {
 }
 
 /// Refuses objects that cannot become an openable queue by waiting: foreign
-/// ones that are fully initialised, queues made by newer peers, corrupt or
-/// truncated ones.
+/// ones (unless `age` is given: they may be a queue being created right
+/// now), queues made by newer peers, corrupt or truncated ones.
 fn check_openable(name: &str, status: Status, note: Option<&str>, age: Option<f64>) -> Result<()> {
     let why = note.unwrap_or("");
     let recent = age.is_some_and(|a| a < 2.0);
@@ -52,4 +61,39 @@ fn check_openable(name: &str, status: Status, note: Option<&str>, age: Option<f6
         ))),
         Status::Unreadable => Err(msg(format!("cannot open {name:?}: {why}"))),
     }
+}
+
+/// The index of the oldest record still in the ring: 0 while the producers
+/// have not lapped it, else the first record (in ring order from the oldest
+/// position) that is at most one ring behind the write index. Found from a
+/// `pread` snapshot of the control array; when producers race ahead, the
+/// reader's own loss detection covers the rest. Falls back to 0 (where a
+/// plain reader starts, jumping to the newest lap) if the array cannot be read.
+pub fn oldest_index(q: &ByteQueue, name: &str) -> u64 {
+    use slick_queue::layout::{EMPTY_INDEX, HEADER_SIZE, SLOT_SIZE};
+    let write = q.initial_reading_index();
+    let cap = u64::from(q.capacity());
+    if write <= cap {
+        return 0;
+    }
+    let lo = write - cap;
+    let slots = u64::from(q.slot_count());
+    let ips = u64::from(q.items_per_slot());
+    let mut buf = vec![0u8; slots as usize * SLOT_SIZE];
+    match slick_queue::inspect::read_bytes(name, HEADER_SIZE as u64, &mut buf) {
+        Ok(n) if n == buf.len() => {}
+        _ => return 0,
+    }
+    let first = (lo & (cap - 1)) / ips;
+    for k in 0..slots {
+        let s = (first + k) % slots;
+        let at = s as usize * SLOT_SIZE;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&buf[at..at + 8]);
+        let d = u64::from_le_bytes(word);
+        if d != EMPTY_INDEX && d >= lo && d < write && (d & (cap - 1)) / ips == s {
+            return d;
+        }
+    }
+    0
 }

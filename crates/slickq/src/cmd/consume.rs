@@ -7,7 +7,7 @@ use slick_queue::{ByteRecord, Options, SharedCursor};
 
 use crate::cmd::tail::trim_zeros;
 use crate::fail::{msg, out, Result};
-use crate::open::open_queue;
+use crate::open::{oldest_index, open_queue};
 
 /// What `consume` was asked to do.
 pub struct ConsumeOpts {
@@ -32,7 +32,10 @@ pub fn run(o: ConsumeOpts) -> Result<()> {
         ),
         None => None,
     };
-    let mut cursor = if o.from_start { 0 } else { q.initial_reading_index() };
+    let mut cursor = if o.from_start { oldest_index(&q, &o.name) } else { q.initial_reading_index() };
+    if o.from_start && cursor > 0 {
+        eprintln!("slickq: lost {cursor} elements before index {cursor} (overwritten before consume started)");
+    }
     if o.verbose {
         match &shared {
             Some(c) => eprintln!(

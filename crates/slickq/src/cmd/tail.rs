@@ -9,7 +9,7 @@ use slick_queue::{ByteQueue, ByteRecord};
 
 use crate::cmd::write_json_line;
 use crate::fail::{out, Result};
-use crate::open::open_queue;
+use crate::open::{oldest_index, open_queue};
 use crate::Format;
 
 /// What `tail` was asked to do.
@@ -46,7 +46,7 @@ fn start_index(q: &ByteQueue) -> u64 {
 /// Runs `tail`.
 pub fn run(o: TailOpts) -> Result<()> {
     let q = open_queue(&o.name)?;
-    let mut cursor = if o.from_start { 0 } else { start_index(&q) };
+    let mut cursor = if o.from_start { oldest_index(&q, &o.name) } else { start_index(&q) };
     if o.follow {
         eprintln!(
             "slickq: following {} from index {cursor} (capacity {}, element size {}); Ctrl-C stops",
@@ -61,6 +61,10 @@ pub fn run(o: TailOpts) -> Result<()> {
     let mut losses = q.loss_count();
     let mut buf = Vec::new();
     let mut last_record = Instant::now();
+    if o.from_start && cursor > 0 {
+        // What producers overwrote before tail started.
+        emit(&mut w, &o, &Event::Loss { lost_elements: cursor, before_index: cursor })?;
+    }
     while o.count.is_none_or(|c| printed < c) {
         let rec = match q.read(&mut cursor) {
             Some(rec) => Some(rec),
