@@ -651,8 +651,9 @@ fn bench_runs_and_summarises() {
     for r in runs {
         assert_eq!(r["records"], 20000);
         assert_eq!(r["out_of_order"], 0);
-        assert_eq!(r["received"].as_u64().unwrap() + r["lost"].as_u64().unwrap(), 20000);
-        assert!(r["received"].as_u64().unwrap() > 0);
+        // The producer stays within half a ring of the consumer: nothing is lost.
+        assert_eq!(r["received"], 20000);
+        assert_eq!(r["lost"], 0);
         assert!(r["records_per_sec"].as_f64().unwrap() > 0.0);
     }
     let l = &s["latency"];
