@@ -355,7 +355,8 @@ fn tail_follow_sees_records_published_by_another_process() {
     let n = Name::new("tail_follow");
     peer(&["create", n.as_str(), "64", "32"]);
     peer(&["publish", n.as_str(), "32", &hex(b"before")]);
-    let tail = Running::start(&["tail", n.as_str(), "--follow", "--format", "utf8", "--count", "3"]);
+    let tail =
+        Running::start(&["tail", n.as_str(), "--follow", "--format", "utf8", "--count", "3", "--max-bytes", "64"]);
     // It starts with the last published record...
     assert_eq!(tail.line(), "index=0 elements=1 bytes=32 utf8=\"before\"");
     assert!(tail.err_line().starts_with(&format!("slickq: following /{} from index 0", n.0)));
