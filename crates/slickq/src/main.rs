@@ -103,7 +103,8 @@ Print a queue's records as they are published.
 
 tail joins the queue as a broadcast reader with a private cursor: it sees
 every record, takes none away from other consumers, and never writes to the
-queue. By default it starts with the last published record; --from-start
+queue. By default it starts with the last published record (on a queue
+made without read_last: with the next record published); --from-start
 starts with the oldest record still in the ring. Without --follow it stops
 once it has caught up with the producers.
 

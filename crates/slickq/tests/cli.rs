@@ -351,6 +351,32 @@ fn tail_reports_records_lost_to_a_lapping_producer() {
 }
 
 #[test]
+fn from_start_finds_the_oldest_record_of_a_lapped_items_per_slot_queue() {
+    let n = Name::new("tail_ips");
+    // 16 elements, 4 per slot: each one-element record takes 4 positions.
+    let q = Queue::<u64>::create_or_open(n.as_str(), 16, &Options::new().items_per_slot(4)).unwrap();
+    for v in 0..7u64 {
+        q.push(v).unwrap();
+    }
+    // Records at 0, 4, ..., 24; the write index is 28, so 12..24 survive.
+    let out = ok(&slickq(&["tail", n.as_str(), "--from-start", "--format", "u64"]));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "lost 12 elements before index 12",
+            "index=12 elements=1 bytes=8 u64=3",
+            "index=16 elements=1 bytes=8 u64=4",
+            "index=20 elements=1 bytes=8 u64=5",
+            "index=24 elements=1 bytes=8 u64=6",
+        ]
+    );
+    let o = slickq(&["consume", n.as_str(), "--from-start", "--raw", "--idle-timeout", "100ms"]);
+    let words: Vec<u64> = o.stdout.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(words, [3, 4, 5, 6]);
+    assert!(stderr(&o).contains("lost 12 elements before index 12"), "{}", stderr(&o));
+}
+
+#[test]
 fn tail_follow_sees_records_published_by_another_process() {
     let n = Name::new("tail_follow");
     peer(&["create", n.as_str(), "64", "32"]);
