@@ -10,6 +10,10 @@ use slick_queue::{ByteQueue, Options};
 use crate::fail::{msg, Result};
 use crate::segments::{lookup, Status};
 
+/// How old a half-initialised queue must be before opening it fails at once
+/// (the default grace period of `ls` and `rm --stale`).
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
 /// Opens the queue `name` (it must exist), adopting its capacity, element
 /// size, items_per_slot and read_last setting.
 pub fn open_queue(name: &str) -> Result<ByteQueue> {
@@ -22,7 +26,8 @@ pub fn open_queue(name: &str) -> Result<ByteQueue> {
             .ok()
             .and_then(|i| i.header)
             .is_some_and(|h| h.init_state == INIT_UNINITIALIZED || h.init_state == INIT_INITIALIZING);
-    check_openable(name, seg.status, seg.note.as_deref(), seg.age_secs.filter(|_| maybe_creating))?;
+    let age = if seg.status.is_queue() { seg.age_secs } else { seg.age_secs.filter(|_| maybe_creating) };
+    check_openable(name, seg.status, seg.note.as_deref(), age)?;
     let read_last = seg.header.as_ref().is_some_and(|h| h.features.iter().any(|f| f == "read_last"));
     // A marker-less header in the middle of its creation is still waited for
     // by the core (up to its 2 s init timeout); say what it is if that fails.
@@ -41,13 +46,27 @@ pub fn open_queue(name: &str) -> Result<ByteQueue> {
 }
 
 /// Refuses objects that cannot become an openable queue by waiting: foreign
-/// ones (unless `age` is given: they may be a queue being created right
-/// now), queues made by newer peers, corrupt or truncated ones.
+/// ones (unless young: they may be a queue being created right now),
+/// half-initialised queues older than [`STALE_AFTER`], queues made by newer
+/// peers, corrupt or truncated ones. `age` is the object's age in seconds
+/// when it matters (for a marker-less object: only when it may be a queue
+/// in creation).
 fn check_openable(name: &str, status: Status, note: Option<&str>, age: Option<f64>) -> Result<()> {
     let why = note.unwrap_or("");
     let recent = age.is_some_and(|a| a < 2.0);
     match status {
-        Status::Ok | Status::Initializing | Status::Uninitialized => Ok(()),
+        Status::Ok => Ok(()),
+        // Past the grace period no live creator is still at work: say so now
+        // rather than after the attach's own 2 s wait.
+        Status::Initializing | Status::Uninitialized if age.is_some_and(|a| a >= STALE_AFTER.as_secs_f64()) => {
+            Err(msg(format!(
+                "cannot open queue {name:?}: it is {} ({why}) and has been for {:.0}s: its creator probably died; \
+                 `slickq rm {name}` (or `slickq rm --stale`) removes it",
+                status.as_str(),
+                age.unwrap_or(0.0)
+            )))
+        }
+        Status::Initializing | Status::Uninitialized => Ok(()),
         // A creator sizes the object and writes the marker right after
         // creating it: give a very young object the benefit of the doubt.
         Status::Foreign | Status::Short if recent => Ok(()),

@@ -207,6 +207,22 @@ fn inspect_shows_a_half_initialised_queue() {
 }
 
 #[test]
+fn reading_a_stale_half_initialised_queue_fails_with_a_remedy() {
+    let half = Name::new("read_half");
+    half_initialised(&half);
+    age(&half, 3600);
+    for cmd in ["tail", "consume", "stat", "produce"] {
+        let o = slickq(&[cmd, half.as_str()]);
+        fails_with(&o, 1, "its creator probably died");
+        assert!(stderr(&o).contains(&format!("`slickq rm {}`", half.0)), "{}", stderr(&o));
+    }
+    // A young one is waited for (the attach's 2 s init timeout), then reported.
+    let young = Name::new("read_young");
+    half_initialised(&young);
+    fails_with(&slickq(&["tail", young.as_str()]), 1, "timed out");
+}
+
+#[test]
 fn bad_names_missing_and_foreign_objects_give_clear_errors() {
     let foreign = Name::new("err_foreign");
     let short = Name::new("err_short");
