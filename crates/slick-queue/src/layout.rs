@@ -109,6 +109,7 @@ impl Slot {
 /// The 64-byte segment header (WIRE_FORMAT.md section 2.1). Every field is an
 /// atomic because any peer process may write any of them at any time.
 #[repr(C)]
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) struct ShmHeader {
     pub reserved: AtomicU64,
     pub size: AtomicU32,

@@ -102,9 +102,11 @@ mod shm {
     pub enum ShmName {}
 
     impl ShmName {
+        /// Always [`Error::Unsupported`].
         pub fn new(_name: &str) -> Result<ShmName> {
             Err(Error::Unsupported)
         }
+        /// Unreachable: there is no value.
         pub fn as_posix(&self) -> &str {
             match *self {}
         }
@@ -140,3 +142,8 @@ pub fn remove(name: &str) -> Result<bool> {
 /// modifying it: for inspection tools.
 #[cfg(all(unix, not(loom)))]
 pub mod inspect;
+
+/// The README's Rust code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -8,17 +8,24 @@
 //!
 //! * control slots are indexed modulo the slot count (a power of two), so no
 //!   index a peer writes into the segment can reach outside the control array;
-//! * element bytes are copied with bounds-clamped, element-sized relaxed
-//!   atomic accesses, so a record length a peer writes can shorten a copy but
-//!   never move it outside the data array, and a copy that races a producer
-//!   (a lapped reader) is a well-defined race between atomics, not undefined
-//!   behaviour.
+//! * element bytes are copied through the data array viewed as a slice of
+//!   naturally aligned `AtomicU64` words (the array starts 16-aligned in every
+//!   layout), with relaxed loads and stores, clamped to the array. A record
+//!   length a peer writes can shorten a copy but never move it outside the
+//!   array, and a copy that races a producer (a lapped reader) is a race
+//!   between same-size atomics: well defined, merely stale or torn data.
+//!   Bytes that share a word with a neighbouring record are written with a
+//!   compare-and-swap on that word, so concurrent producers of adjacent
+//!   records never clobber each other's bytes, and no access is ever a
+//!   mixed-size atomic access.
 //!
 //! Every `unsafe` block of the core crate is in this file.
 
 use std::ptr::NonNull;
 
-use crate::layout::{Geometry, ShmHeader, Slot};
+#[cfg(all(unix, not(loom)))]
+use crate::layout::ShmHeader;
+use crate::layout::{Geometry, Slot};
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 
 /// The reservation word and the last-published index of a local queue, each
@@ -30,7 +37,7 @@ struct LocalHeader {
 }
 
 /// Heap allocations of a local queue. Held as raw pointers (from
-/// `Box::into_raw`) rather than `Box`es so that moving the `Region` never
+/// `Box::leak`) rather than `Box`es so that moving the `Region` never
 /// invalidates the pointers derived from them.
 struct LocalBlock {
     header: NonNull<LocalHeader>,
@@ -40,10 +47,10 @@ struct LocalBlock {
 
 impl Drop for LocalBlock {
     fn drop(&mut self) {
-        // SAFETY: the three pointers came from `Box::into_raw` in
-        // `Region::local` and are released exactly once, here. No reference
-        // derived from them outlives the `Region` that owns this block:
-        // every accessor borrows `&self` of that `Region`.
+        // SAFETY: the three pointers came from `Box::leak` in `Region::local`
+        // and are released exactly once, here. No reference derived from them
+        // outlives the `Region` that owns this block: every accessor borrows
+        // `&self` of that `Region`.
         unsafe {
             drop(Box::from_raw(self.header.as_ptr()));
             drop(Box::from_raw(self.slots.as_ptr()));
@@ -65,18 +72,19 @@ pub(crate) struct Region {
     last_published: NonNull<AtomicU64>,
     slots: NonNull<Slot>,
     slot_mask: usize,
-    data: NonNull<u8>,
+    /// The data array as whole words (the last one may extend past
+    /// `data_len`, inside the allocation or the mapped page).
+    data: NonNull<[AtomicU64]>,
     data_len: usize,
-    #[cfg(loom)]
-    data_words: NonNull<[AtomicU64]>,
+    /// Owns the memory; dropping it frees or unmaps it.
+    #[cfg_attr(loom, allow(dead_code))]
     backing: Backing,
 }
 
 // SAFETY: a `Region` owns its memory (a heap block or a mapping); every access
-// through it goes through atomics (`&AtomicU64`, `&AtomicU32`, or the relaxed
-// atomic copies below), so sharing and sending it between threads cannot
-// create a data race. The raw pointers are never handed out as references
-// with a lifetime longer than `&self`.
+// through it goes through atomics (`&AtomicU64`, `&AtomicU32`), so sharing and
+// sending it between threads cannot create a data race. The raw pointers are
+// never handed out as references with a lifetime longer than `&self`.
 unsafe impl Send for Region {}
 // SAFETY: see `Send` above: all shared access is atomic.
 unsafe impl Sync for Region {}
@@ -108,10 +116,8 @@ impl Region {
             last_published,
             slots: slots.cast::<Slot>(),
             slot_mask: geometry.slot_count() as usize - 1,
-            data: data.cast::<u8>(),
+            data,
             data_len: geometry.data_len(),
-            #[cfg(loom)]
-            data_words: data,
             backing: Backing::Local(block),
         }
     }
@@ -120,23 +126,29 @@ impl Region {
     /// geometry; otherwise the mapping is handed back.
     #[cfg(all(unix, not(loom)))]
     pub fn shared(mapping: Mapping, geometry: &Geometry) -> Result<Region, Mapping> {
-        if mapping.len() < geometry.segment_len() || mapping.len() < crate::layout::HEADER_SIZE {
+        let data_offset = geometry.data_offset();
+        let words = geometry.data_len().div_ceil(8);
+        if mapping.len() < geometry.segment_len()
+            || data_offset % 8 != 0
+            || data_offset + 8 * words > mapping.accessible_len()
+        {
             return Err(mapping);
         }
         let base = mapping.ptr;
         // SAFETY: the mapping is at least `segment_len()` bytes long (checked
         // above), and `segment_len() = data_offset() + data_len()` with
         // `data_offset() >= HEADER_SIZE + SLOT_SIZE * slot_count`, so the
-        // header, the control array and the data array all lie inside it. The
-        // base is page-aligned, so the 8-byte atomics at offsets 0, 16 and 64 +
-        // 16 * i are naturally aligned.
+        // header, the control array and the data array lie inside it; the
+        // data words (rounded up to whole words) lie inside its accessible
+        // pages (checked above). The base is page-aligned and `data_offset` a
+        // multiple of 8 (checked), so every atomic is naturally aligned.
         let (reserved, last_published, slots, data) = unsafe {
             let b = base.as_ptr();
             (
                 NonNull::new_unchecked(b.add(crate::layout::offset::RESERVED).cast::<AtomicU64>()),
                 NonNull::new_unchecked(b.add(crate::layout::offset::LAST_PUBLISHED).cast::<AtomicU64>()),
                 NonNull::new_unchecked(b.add(crate::layout::offset::CONTROL).cast::<Slot>()),
-                NonNull::new_unchecked(b.add(geometry.data_offset())),
+                NonNull::slice_from_raw_parts(NonNull::new_unchecked(b.add(data_offset).cast::<AtomicU64>()), words),
             )
         };
         Ok(Region {
@@ -196,6 +208,15 @@ impl Region {
         self.data_len
     }
 
+    /// The data array as words.
+    #[inline]
+    fn words(&self) -> &[AtomicU64] {
+        // SAFETY: `data` covers whole words inside the backing memory
+        // (checked at construction), lives as long as `self`, and is only
+        // ever accessed atomically.
+        unsafe { self.data.as_ref() }
+    }
+
     /// A pointer to byte `offset` of the data array and the number of bytes
     /// after it, or `None` past the end. For zero-copy users (the Python
     /// binding's `memoryview`, the raw element pointers of the queue types):
@@ -205,9 +226,10 @@ impl Region {
         if avail == 0 {
             return None;
         }
+        let base = self.data.cast::<u8>();
         // SAFETY: `offset < data_len`, so the pointer stays inside the data
         // array (pointer arithmetic only; nothing is dereferenced here).
-        Some((unsafe { NonNull::new_unchecked(self.data.as_ptr().add(offset)) }, avail))
+        Some((unsafe { base.add(offset) }, avail))
     }
 
     /// Copies `dst.len()` bytes from data byte `offset` (clamped to the data
@@ -218,36 +240,52 @@ impl Region {
             return 0;
         };
         let n = dst.len().min(avail);
-        #[cfg(not(loom))]
-        // SAFETY: `[offset, offset + n)` lies inside the data array (clamped
-        // above), which is live for as long as `self`.
-        unsafe {
-            atomic_load_bytes(self.data.as_ptr().add(offset), &mut dst[..n])
-        };
-        #[cfg(loom)]
-        self.loom_words(offset, n, |w, range| dst[range].copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes()));
+        let words = self.words();
+        let (mut w, mut skip, mut i) = (offset / 8, offset % 8, 0);
+        while i < n {
+            let bytes = words[w].load(Ordering::Relaxed).to_ne_bytes();
+            let take = (8 - skip).min(n - i);
+            dst[i..i + take].copy_from_slice(&bytes[skip..skip + take]);
+            i += take;
+            w += 1;
+            skip = 0;
+        }
         n
     }
 
     /// Copies `src` into data byte `offset` (clamped to the data array);
-    /// returns the number of bytes copied.
+    /// returns the number of bytes copied. Whole words are stored; bytes that
+    /// share a word with other data are merged in with a compare-and-swap.
     #[inline]
     pub fn store_bytes(&self, offset: usize, src: &[u8]) -> usize {
         let Some(avail) = self.data_len.checked_sub(offset) else {
             return 0;
         };
         let n = src.len().min(avail);
-        #[cfg(not(loom))]
-        // SAFETY: as in `load_bytes`.
-        unsafe {
-            atomic_store_bytes(self.data.as_ptr().add(offset), &src[..n])
-        };
-        #[cfg(loom)]
-        self.loom_words(offset, n, |w, range| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&src[range]);
-            w.store(u64::from_ne_bytes(b), Ordering::Relaxed)
-        });
+        let words = self.words();
+        let (mut w, mut skip, mut i) = (offset / 8, offset % 8, 0);
+        while i < n {
+            let take = (8 - skip).min(n - i);
+            let word = &words[w];
+            if take == 8 {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&src[i..i + 8]);
+                word.store(u64::from_ne_bytes(b), Ordering::Relaxed);
+            } else {
+                let mut cur = word.load(Ordering::Relaxed);
+                loop {
+                    let mut b = cur.to_ne_bytes();
+                    b[skip..skip + take].copy_from_slice(&src[i..i + take]);
+                    match word.compare_exchange_weak(cur, u64::from_ne_bytes(b), Ordering::Relaxed, Ordering::Relaxed) {
+                        Ok(_) => break,
+                        Err(actual) => cur = actual,
+                    }
+                }
+            }
+            i += take;
+            w += 1;
+            skip = 0;
+        }
         n
     }
 
@@ -262,81 +300,6 @@ impl Region {
             }
             done += chunk;
         }
-    }
-
-    /// Under loom the data array is a slice of loom atomics, copied a whole
-    /// word at a time (loom tests use 8-byte elements).
-    #[cfg(loom)]
-    fn loom_words(&self, offset: usize, n: usize, mut f: impl FnMut(&AtomicU64, std::ops::Range<usize>)) {
-        assert!(offset % 8 == 0 && n % 8 == 0, "loom models use whole 8-byte words");
-        // SAFETY: `data_words` is the live slice owned by the local block.
-        let words = unsafe { self.data_words.as_ref() };
-        for k in 0..n / 8 {
-            f(&words[offset / 8 + k], k * 8..k * 8 + 8);
-        }
-    }
-}
-
-/// Copies bytes out of memory that other threads or processes may be writing,
-/// with relaxed atomic loads: bytes up to the first 8-byte boundary, then
-/// whole aligned words, then the tail.
-///
-/// # Safety
-/// `src..src + dst.len()` must be valid for reads for the duration of the call.
-#[cfg(not(loom))]
-#[inline]
-unsafe fn atomic_load_bytes(src: *const u8, dst: &mut [u8]) {
-    use std::sync::atomic::AtomicU8;
-    let len = dst.len();
-    let head = src.align_offset(8).min(len);
-    let mut i = 0;
-    while i < head {
-        // SAFETY: `src + i` is inside the valid range (i < len); a byte is
-        // always aligned for `AtomicU8`.
-        dst[i] = unsafe { (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed) };
-        i += 1;
-    }
-    while i + 8 <= len {
-        // SAFETY: `src + i` is 8-aligned (past the head) and the 8 bytes from
-        // it are inside the valid range.
-        let w = unsafe { (*src.add(i).cast::<AtomicU64>()).load(Ordering::Relaxed) };
-        dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
-        i += 8;
-    }
-    while i < len {
-        // SAFETY: as for the head bytes.
-        dst[i] = unsafe { (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed) };
-        i += 1;
-    }
-}
-
-/// The store counterpart of [`atomic_load_bytes`].
-///
-/// # Safety
-/// `dst..dst + src.len()` must be valid for writes for the duration of the call.
-#[cfg(not(loom))]
-#[inline]
-unsafe fn atomic_store_bytes(dst: *mut u8, src: &[u8]) {
-    use std::sync::atomic::AtomicU8;
-    let len = src.len();
-    let head = dst.align_offset(8).min(len);
-    let mut i = 0;
-    while i < head {
-        // SAFETY: `dst + i` is inside the valid range; bytes are always aligned.
-        unsafe { (*dst.add(i).cast::<AtomicU8>()).store(src[i], Ordering::Relaxed) };
-        i += 1;
-    }
-    while i + 8 <= len {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&src[i..i + 8]);
-        // SAFETY: `dst + i` is 8-aligned and the 8 bytes are in range.
-        unsafe { (*dst.add(i).cast::<AtomicU64>()).store(u64::from_ne_bytes(b), Ordering::Relaxed) };
-        i += 8;
-    }
-    while i < len {
-        // SAFETY: as for the head bytes.
-        unsafe { (*dst.add(i).cast::<AtomicU8>()).store(src[i], Ordering::Relaxed) };
-        i += 1;
     }
 }
 
@@ -374,9 +337,18 @@ impl Mapping {
         Ok(Mapping { ptr, len })
     }
 
-    /// Length of the mapping in bytes.
+    /// Length of the mapped object in bytes.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Bytes that may be accessed: the object's length rounded up to whole
+    /// 4 KiB pages (the kernel maps whole pages; 4 KiB divides every page
+    /// size). Only the last data word of an array whose length is not a
+    /// multiple of 8 ever reaches past `len()`, and only the bytes before
+    /// `len()` of it are used.
+    pub fn accessible_len(&self) -> usize {
+        self.len.div_ceil(4096).saturating_mul(4096)
     }
 
     /// The segment header, if the mapping is long enough to hold one.

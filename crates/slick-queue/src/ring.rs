@@ -55,7 +55,7 @@ use crate::sync::{cpu_relax, fence, AtomicU64, CachePadded, Ordering};
 
 /// Upper bound on the retries of one read call (wrap jumps, recycled slots,
 /// lost cursor races). Far above anything a real workload needs in one call.
-pub(crate) const MAX_READ_STEPS: u32 = 1 << 16;
+pub(crate) const MAX_READ_STEPS: u32 = 1024;
 
 /// A record located by a read: its element index and its length in elements
 /// (already clamped to the ring).

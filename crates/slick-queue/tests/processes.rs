@@ -1,1 +1,313 @@
-fn main() {}
+//! Real child processes over real shared memory.
+//!
+//! This test binary is also its own child: run with `SQ_ROLE=<role>` it plays
+//! that role (see `run_role`) instead of running tests, so the tests need no
+//! helper binaries. It uses a libtest-compatible harness (libtest-mimic), so
+//! `cargo test` and `cargo nextest` run it like any other test binary.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::ShmGuard;
+use libtest_mimic::{Arguments, Failed, Trial};
+use slick_queue::{ByteQueue, Error, Options, SharedCursor};
+
+fn main() {
+    if let Ok(role) = std::env::var("SQ_ROLE") {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        std::process::exit(run_role(&role, &args));
+    }
+    let args = Arguments::from_args();
+    let tests = vec![
+        Trial::test("race_create_or_open_one_creator", race_create_or_open_one_creator),
+        Trial::test("race_with_mismatched_geometry", race_with_mismatched_geometry),
+        Trial::test("broadcast_across_processes", broadcast_across_processes),
+        Trial::test("work_stealing_across_processes", work_stealing_across_processes),
+        Trial::test("examples_producer_to_consumer", examples_producer_to_consumer),
+    ];
+    libtest_mimic::run(&args, tests).exit();
+}
+
+// ---------------------------------------------------------------- roles
+
+/// Record format of these tests: 16-byte elements, `[seq u64][producer u64]`.
+const ES: u32 = 16;
+
+fn run_role(role: &str, a: &[String]) -> i32 {
+    let arg = |i: usize| a.get(i).map(String::as_str).unwrap_or("");
+    let num = |i: usize| arg(i).parse::<u64>().unwrap_or(0);
+    let result: Result<(), Error> = match role {
+        // race NAME SIZE START_UNIX_NANOS
+        "race" => {
+            let start = num(2) as u128;
+            while SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0) < start {
+                std::hint::spin_loop();
+            }
+            ByteQueue::create_or_open(arg(0), num(1) as u32, ES, &Options::new()).map(|q| {
+                println!(
+                    "created={} size={} es={} ips={}",
+                    q.is_creator(),
+                    q.capacity(),
+                    q.element_size(),
+                    q.items_per_slot()
+                );
+            })
+        }
+        // produce NAME COUNT ID
+        "produce" => ByteQueue::open(arg(0), ES, &Options::new()).and_then(|q| {
+            let mut rec = [0u8; 16];
+            for seq in 0..num(1) {
+                rec[..8].copy_from_slice(&seq.to_le_bytes());
+                rec[8..].copy_from_slice(&num(2).to_le_bytes());
+                q.push(&rec)?;
+            }
+            Ok(())
+        }),
+        // consume NAME TOTAL: broadcast reader from index 0, checks per-producer order
+        "consume" => ByteQueue::open(arg(0), ES, &Options::new()).map(|q| {
+            let total = num(1);
+            let mut next = std::collections::HashMap::<u64, u64>::new();
+            let (mut cursor, mut got, mut bad) = (0u64, 0u64, 0u64);
+            let mut rec = [0u8; 16];
+            while got < total {
+                let Some(r) = q.read_timeout(&mut cursor, Duration::from_secs(20)) else { break };
+                r.copy_to(&mut rec);
+                let seq = u64::from_le_bytes(rec[..8].try_into().unwrap_or_default());
+                let id = u64::from_le_bytes(rec[8..].try_into().unwrap_or_default());
+                let n = next.entry(id).or_insert(0);
+                if seq != *n {
+                    bad += 1;
+                }
+                *n = seq + 1;
+                got += 1;
+            }
+            println!("received={got} bad={bad} lost={} producers={}", q.loss_count(), next.len());
+        }),
+        // steal NAME CURSOR: claim through the shared cursor until idle
+        "steal" => ByteQueue::open(arg(0), ES, &Options::new()).and_then(|q| {
+            let cursor = SharedCursor::open(arg(1))?;
+            let mut rec = [0u8; 16];
+            while let Some(r) = q.read_shared_timeout(&cursor, Duration::from_millis(1500)) {
+                r.copy_to(&mut rec);
+                let seq = u64::from_le_bytes(rec[..8].try_into().unwrap_or_default());
+                let id = u64::from_le_bytes(rec[8..].try_into().unwrap_or_default());
+                println!("claimed {id} {seq}");
+            }
+            Ok(())
+        }),
+        other => {
+            eprintln!("unknown role {other}");
+            return 2;
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            println!("error={e}");
+            3
+        }
+    }
+}
+
+// ---------------------------------------------------------------- harness
+
+/// A running child whose stdout is collected by a thread (so a chatty child
+/// never blocks on a full pipe).
+struct Kid {
+    child: Child,
+    lines: std::thread::JoinHandle<Vec<String>>,
+}
+
+fn spawn(role: &str, args: &[&str]) -> Kid {
+    let cmd = Command::new(std::env::current_exe().expect("current_exe"));
+    collect(cmd, role, args)
+}
+
+fn collect(mut cmd: Command, role: &str, args: &[&str]) -> Kid {
+    let mut child = cmd
+        .env("SQ_ROLE", role)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn child");
+    let out = child.stdout.take().expect("piped stdout");
+    let lines = std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).collect());
+    Kid { child, lines }
+}
+
+/// Waits for a child (killing it after `limit`) and returns (exit code, stdout lines).
+fn finish(mut kid: Kid, limit: Duration) -> Result<(i32, Vec<String>), Failed> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = kid.child.try_wait().map_err(|e| e.to_string())? {
+            let lines = kid.lines.join().map_err(|_| "stdout reader panicked")?;
+            return Ok((status.code().unwrap_or(-1), lines));
+        }
+        if Instant::now() > deadline {
+            let _ = kid.child.kill();
+            let _ = kid.child.wait();
+            return Err(format!("child did not finish within {limit:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn ensure(cond: bool, msg: impl Into<String>) -> Result<(), Failed> {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg.into().into())
+    }
+}
+
+fn start_time(after: Duration) -> String {
+    (SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + after).as_nanos().to_string()
+}
+
+// ---------------------------------------------------------------- tests
+
+/// N processes race create-or-open on one name at the same instant: exactly
+/// one initializes the segment and all agree on its geometry.
+fn race_create_or_open_one_creator() -> Result<(), Failed> {
+    for round in 0..3 {
+        let g = ShmGuard::new(&format!("race{round}"));
+        let at = start_time(Duration::from_millis(300));
+        let kids: Vec<Kid> = (0..8).map(|_| spawn("race", &[&g.name, "256", &at])).collect();
+        let mut creators = 0;
+        for k in kids {
+            let (code, lines) = finish(k, Duration::from_secs(20))?;
+            ensure(code == 0, format!("child failed: {lines:?}"))?;
+            let line = lines.first().ok_or("no output")?;
+            if line.starts_with("created=true") {
+                creators += 1;
+            }
+            ensure(line.ends_with("size=256 es=16 ips=1"), format!("geometry disagrees: {line}"))?;
+        }
+        ensure(creators == 1, format!("{creators} creators in round {round}"))?;
+        let q = ByteQueue::open(&g.name, ES, &Options::new())?;
+        q.push(b"usable afterwards")?;
+    }
+    Ok(())
+}
+
+/// Racers that disagree on the capacity: one creates, the ones that agree
+/// with it attach, the others fail with a size mismatch.
+fn race_with_mismatched_geometry() -> Result<(), Failed> {
+    let g = ShmGuard::new("racemix");
+    let at = start_time(Duration::from_millis(300));
+    let kids: Vec<(Kid, &str)> = (0..6)
+        .map(|i| {
+            let size = if i % 2 == 0 { "64" } else { "128" };
+            (spawn("race", &[&g.name, size, &at]), size)
+        })
+        .collect();
+    let mut created_size = None;
+    let mut results = Vec::new();
+    for (k, size) in kids {
+        let (code, lines) = finish(k, Duration::from_secs(20))?;
+        let line = lines.first().cloned().unwrap_or_default();
+        if line.starts_with("created=true") {
+            ensure(created_size.is_none(), "two creators")?;
+            created_size = Some(size);
+        }
+        results.push((code, line, size));
+    }
+    let winner = created_size.ok_or("no creator")?;
+    for (code, line, size) in results {
+        if size == winner {
+            ensure(code == 0 && line.contains(&format!("size={winner}")), format!("agreeing racer failed: {line}"))?;
+        } else {
+            ensure(code == 3 && line.contains("size mismatch"), format!("disagreeing racer: {code} {line}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Three producer processes and two broadcast consumer processes (started
+/// first): every consumer sees every record of every producer, in order.
+fn broadcast_across_processes() -> Result<(), Failed> {
+    let g = ShmGuard::new("bcast");
+    const PER: u64 = 20_000;
+    let _q = ByteQueue::create_or_open(&g.name, 1 << 17, ES, &Options::new())?;
+    let total = (3 * PER).to_string();
+    let consumers: Vec<Kid> = (0..2).map(|_| spawn("consume", &[&g.name, &total])).collect();
+    let per = PER.to_string();
+    let producers: Vec<Kid> = (0..3).map(|id| spawn("produce", &[&g.name, &per, &id.to_string()])).collect();
+    for p in producers {
+        let (code, lines) = finish(p, Duration::from_secs(60))?;
+        ensure(code == 0, format!("producer failed: {lines:?}"))?;
+    }
+    for c in consumers {
+        let (code, lines) = finish(c, Duration::from_secs(60))?;
+        ensure(code == 0, format!("consumer failed: {lines:?}"))?;
+        ensure(lines == vec![format!("received={total} bad=0 lost=0 producers=3")], format!("{lines:?}"))?;
+    }
+    Ok(())
+}
+
+/// Two consumer processes share a cursor object while this process
+/// produces: each record is claimed exactly once across them.
+fn work_stealing_across_processes() -> Result<(), Failed> {
+    let mut g = ShmGuard::new("steal");
+    let cursor_name = g.also("cursor");
+    const N: u64 = 30_000;
+    let q = ByteQueue::create_or_open(&g.name, 1 << 16, ES, &Options::new())?;
+    let cursor = SharedCursor::create_or_open(&cursor_name, &Options::new())?;
+    ensure(cursor.load(Ordering::Acquire) == 0, "fresh cursor is 0")?;
+    let kids: Vec<Kid> = (0..2).map(|_| spawn("steal", &[&g.name, &cursor_name])).collect();
+    let mut rec = [0u8; 16];
+    for seq in 0..N {
+        rec[..8].copy_from_slice(&seq.to_le_bytes());
+        rec[8..].copy_from_slice(&7u64.to_le_bytes());
+        q.push(&rec)?;
+    }
+    let mut seen = BTreeSet::new();
+    let mut per_child = Vec::new();
+    for k in kids {
+        let (code, lines) = finish(k, Duration::from_secs(60))?;
+        ensure(code == 0, format!("consumer failed: {:?}", lines.last()))?;
+        per_child.push(lines.len());
+        for l in lines {
+            let seq: u64 = l.rsplit(' ').next().and_then(|s| s.parse().ok()).ok_or("bad line")?;
+            ensure(l.starts_with("claimed 7 "), l.clone())?;
+            ensure(seen.insert(seq), format!("record {seq} claimed twice"))?;
+        }
+    }
+    ensure(seen.len() as u64 == N, format!("{} of {N} records claimed ({per_child:?})", seen.len()))?;
+    ensure(cursor.load(Ordering::Acquire) == N, "cursor ends at the write index")?;
+    Ok(())
+}
+
+/// The README's example programs: a consumer process started first, then a
+/// producer process.
+fn examples_producer_to_consumer() -> Result<(), Failed> {
+    let g = ShmGuard::new("examples");
+    let consume = collect(
+        Command::new(common::example("consume")),
+        "none",
+        &[&g.name, "50000", "64", "--size", "65536", "--quiet"],
+    );
+    // The consumer creates the queue; wait for it before producing.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !g.path().exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = Command::new(common::example("produce")).args([&g.name, "50000", "64"]).output()?;
+    ensure(out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())?;
+    let (code, lines) = finish(consume, Duration::from_secs(60))?;
+    ensure(code == 0, format!("{lines:?}"))?;
+    let last = lines.last().ok_or("no summary")?;
+    ensure(last.starts_with("received=") && last.ends_with(" ok"), last.clone())?;
+    // received + lost accounts for all 50000 records
+    let field = |k: &str| -> u64 {
+        last.split(' ').find_map(|kv| kv.strip_prefix(k)).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
+    };
+    ensure(field("received=") + field("lost=") == 50_000, last.clone())?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `slickq consume NAME`: a queue's records to stdout.
+
+use std::io::{BufWriter, Write};
+use std::time::{Duration, Instant};
+
+use slick_queue::{ByteRecord, Options, SharedCursor};
+
+use crate::cmd::tail::trim_zeros;
+use crate::fail::{msg, out, Result};
+use crate::open::{oldest_index, open_queue};
+
+/// What `consume` was asked to do.
+pub struct ConsumeOpts {
+    pub name: String,
+    pub from_start: bool,
+    pub count: Option<u64>,
+    pub idle_timeout: Option<Duration>,
+    pub raw: bool,
+    pub shared_cursor: Option<String>,
+    pub verbose: bool,
+}
+
+const SLICE: Duration = Duration::from_millis(100);
+
+/// Runs `consume`.
+pub fn run(o: ConsumeOpts) -> Result<()> {
+    let q = open_queue(&o.name)?;
+    let shared = match &o.shared_cursor {
+        Some(c) => Some(
+            SharedCursor::create_or_open(c, &Options::new())
+                .map_err(|e| msg(format!("cannot open the cursor object {c:?}: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut cursor = if o.from_start { oldest_index(&q, &o.name) } else { q.initial_reading_index() };
+    if o.from_start && cursor > 0 {
+        eprintln!("slickq: lost {cursor} elements before index {cursor} (overwritten before consume started)");
+    }
+    if o.verbose {
+        match &shared {
+            Some(c) => eprintln!(
+                "slickq: consuming {} through cursor {} (at {})",
+                q.name().unwrap_or(&o.name),
+                c.name(),
+                c.load(std::sync::atomic::Ordering::Acquire)
+            ),
+            None => eprintln!("slickq: consuming {} from index {cursor}", q.name().unwrap_or(&o.name)),
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut w = BufWriter::new(stdout.lock());
+    let mut got = 0u64;
+    let mut losses = q.loss_count();
+    let mut buf = Vec::new();
+    let mut last = Instant::now();
+    let read_now = |cursor: &mut u64| -> Option<ByteRecord<'_>> {
+        match &shared {
+            Some(c) => q.read_shared(c),
+            None => q.read(cursor),
+        }
+    };
+    while o.count.is_none_or(|c| got < c) {
+        let rec = match read_now(&mut cursor) {
+            Some(r) => r,
+            None => {
+                w.flush().map_err(out)?;
+                let waited = match &shared {
+                    Some(c) => q.read_shared_timeout(c, SLICE),
+                    None => q.read_timeout(&mut cursor, SLICE),
+                };
+                match waited {
+                    Some(r) => r,
+                    None if o.idle_timeout.is_some_and(|t| last.elapsed() >= t) => break,
+                    None => continue,
+                }
+            }
+        };
+        last = Instant::now();
+        buf.resize(rec.byte_len(), 0);
+        rec.copy_to(&mut buf);
+        let lost_now = q.loss_count();
+        if lost_now > losses {
+            eprintln!("slickq: lost {} elements before index {}", lost_now - losses, rec.index());
+            losses = lost_now;
+        }
+        if rec.is_overwritten() {
+            eprintln!("slickq: record at index {} may have been overwritten while it was copied", rec.index());
+        }
+        if o.raw {
+            w.write_all(&buf).map_err(out)?;
+        } else {
+            w.write_all(trim_zeros(&buf)).map_err(out)?;
+            w.write_all(b"\n").map_err(out)?;
+        }
+        got += 1;
+    }
+    w.flush().map_err(out)?;
+    if o.verbose {
+        eprintln!("slickq: consumed {got} records, {} elements lost", q.loss_count());
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! `slickq ls`: the queues in /dev/shm.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::cmd::{write_json, Table};
+use crate::fail::{out, Result};
+use crate::segments::{scan, Status, SHM_DIR};
+
+/// Lists the queues (every object with `all`), flagging stale ones.
+pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
+    let segments = scan(grace)?;
+    let hidden_unreadable = segments.iter().filter(|s| s.status == Status::Unreadable).count();
+    let shown: Vec<_> = segments.into_iter().filter(|s| all || s.is_queue).collect();
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    if json {
+        write_json(&mut w, &shown)?;
+    } else if shown.is_empty() {
+        let what = if all { "objects" } else { "slick-queue queues" };
+        writeln!(w, "no {what} in {SHM_DIR}").map_err(out)?;
+    } else {
+        let mut t = Table::new(
+            &[
+                "NAME",
+                "STATUS",
+                "CAPACITY",
+                "ELEM_SIZE",
+                "IPS",
+                "FEATURES",
+                "WRITE_IDX",
+                "LAST_PUB",
+                "MODE",
+                "OWNER",
+                "BYTES",
+            ],
+            &[false, false, true, true, true, false, true, true, false, false, true],
+        );
+        let dash = || "-".to_owned();
+        for s in &shown {
+            let status = if s.stale { format!("{},stale", s.status.as_str()) } else { s.status.as_str().to_owned() };
+            let mut cells = vec![s.name.clone(), status];
+            match &s.header {
+                Some(h) => cells.extend([
+                    h.capacity.to_string(),
+                    h.element_size.to_string(),
+                    h.items_per_slot.to_string(),
+                    if h.features.is_empty() { dash() } else { h.features.join(",") },
+                    h.write_index.to_string(),
+                    h.last_published.map_or_else(|| "none".to_owned(), |l| l.to_string()),
+                ]),
+                None => cells.extend(std::iter::repeat_with(dash).take(6)),
+            }
+            cells.extend([s.mode.clone(), s.owner.clone(), s.bytes.to_string()]);
+            t.row(cells);
+        }
+        t.write(&mut w)?;
+        for s in shown.iter().filter(|s| s.note.is_some()) {
+            let mut note = format!("{}: {}", s.name, s.note.as_deref().unwrap_or(""));
+            if s.stale {
+                let age = s.age_secs.unwrap_or(0.0);
+                note.push_str(&format!(
+                    " [stale: last modified {age:.0}s ago, grace {}s; `slickq rm --stale` removes it]",
+                    grace.as_secs_f64()
+                ));
+            }
+            writeln!(w, "{note}").map_err(out)?;
+        }
+    }
+    if !all && hidden_unreadable > 0 {
+        eprintln!(
+            "slickq: {hidden_unreadable} object(s) in {SHM_DIR} could not be read (permission denied); \
+             `slickq ls --all` lists them"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `slickq rm`: remove named queues, or every stale one.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::fail::{msg, out, Result};
+use crate::segments::{describe_open_error, lookup, scan, Segment};
+
+fn describe(s: &Segment) -> String {
+    let mut d = s.status.as_str().to_owned();
+    if let Some(age) = s.age_secs {
+        d.push_str(&format!(", last modified {age:.0}s ago"));
+    }
+    d
+}
+
+/// Removes the named objects: queues always, other objects only with `force`.
+pub fn run_named(names: &[String], force: bool, dry_run: bool) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    let mut failed = Vec::new();
+    for name in names {
+        let seg = match lookup(name, Duration::from_secs(10)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("slickq: {e}");
+                failed.push(name.as_str());
+                continue;
+            }
+        };
+        if !seg.is_queue && !force {
+            eprintln!(
+                "slickq: not removing {name:?}: /dev/shm/{} is not a slick-queue queue ({}: {}); \
+                 add --force to remove it anyway",
+                seg.name,
+                seg.status.as_str(),
+                seg.note.as_deref().unwrap_or("no layout marker")
+            );
+            failed.push(name.as_str());
+            continue;
+        }
+        if dry_run {
+            writeln!(w, "would remove /{} ({})", seg.name, describe(&seg)).map_err(out)?;
+            continue;
+        }
+        match slick_queue::remove(name) {
+            Ok(true) => writeln!(w, "removed /{} ({})", seg.name, describe(&seg)).map_err(out)?,
+            Ok(false) => writeln!(w, "/{} was already gone", seg.name).map_err(out)?,
+            Err(e) => {
+                eprintln!("slickq: cannot remove {name:?}: {}", describe_open_error(name, e));
+                failed.push(name.as_str());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(msg(format!("{} of {} name(s) not removed: {}", failed.len(), names.len(), failed.join(", "))))
+    }
+}
+
+/// Removes every stale queue (optionally only names starting with `prefix`).
+pub fn run_stale(grace: Duration, prefix: Option<&str>, dry_run: bool) -> Result<()> {
+    let prefix = prefix.map(|p| p.strip_prefix('/').unwrap_or(p));
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    let mut removed = 0;
+    let mut failed = 0;
+    for seg in scan(grace)? {
+        if !seg.stale || prefix.is_some_and(|p| !seg.name.starts_with(p)) {
+            continue;
+        }
+        // Look again right before unlinking: only what is still stale goes.
+        let Ok(now) = lookup(&seg.name, grace) else { continue };
+        if !now.stale {
+            continue;
+        }
+        if dry_run {
+            writeln!(w, "would remove /{} ({})", now.name, describe(&now)).map_err(out)?;
+            removed += 1;
+            continue;
+        }
+        match slick_queue::remove(&now.name) {
+            Ok(true) => {
+                writeln!(w, "removed /{} ({})", now.name, describe(&now)).map_err(out)?;
+                removed += 1;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                eprintln!("slickq: cannot remove /{}: {}", now.name, describe_open_error(&now.name, e));
+                failed += 1;
+            }
+        }
+    }
+    if removed == 0 && failed == 0 {
+        writeln!(w, "no stale queues").map_err(out)?;
+    }
+    if failed > 0 {
+        return Err(msg(format!("{failed} stale queue(s) could not be removed")));
+    }
+    Ok(())
+}
