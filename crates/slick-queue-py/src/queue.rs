@@ -205,11 +205,21 @@ impl SlickQueue {
         if data.is_null() {
             return Err(PyRuntimeError::new_err("the queue has no data array"));
         }
+        // Why the views cannot dangle (the Python side of `element_ptr`):
+        // `data` starts the queue's data array, which is `len` bytes long
+        // (capacity * element size) and never moves: a heap block allocated
+        // once, or a mapping made once, freed only with the last
+        // `Arc<ByteQueue>`. The ctypes array over it gets a `QueueMemory`
+        // holding such an `Arc` before any view of it exists, and every
+        // memoryview derived from it (this one, its slices and casts)
+        // references the array. Python writes through a view are plain
+        // stores; they race only with readers a producer has lapped, as with
+        // the C++ `operator[]` (see the core's `element_ptr`). The array is
+        // private: only code that reaches into `view.obj` and deletes
+        // `_slick_queue_memory` could break this, as ctypes itself can.
         let ctypes = py.import("ctypes")?;
         let array_type = ctypes.getattr("c_ubyte")?.mul(len)?;
         let array = array_type.call_method1("from_address", (data as usize,))?;
-        // From here on the ctypes array may be referenced by views: it must
-        // own the memory before any view of it exists.
         array.setattr(KEEPALIVE_ATTR, Py::new(py, QueueMemory { _queue: queue })?)?;
         let view = PyMemoryView::from(&array)?.call_method1("cast", ("B",))?;
         let mut open = lock(&self.open);
