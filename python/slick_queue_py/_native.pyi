@@ -56,6 +56,15 @@ class SlickQueue:
         traits: Optional[object] = None,
         items_per_slot: Optional[int] = None,
     ) -> Self: ...
+    def __init__(
+        self,
+        *,
+        name: Optional[str] = None,
+        size: Optional[int] = None,
+        element_size: Optional[int] = None,
+        traits: Optional[object] = None,
+        items_per_slot: Optional[int] = None,
+    ) -> None: ...
     @property
     def name(self) -> Optional[str]: ...
     @property

@@ -466,3 +466,20 @@ def test_module_surface():
     assert atomic_ops.AtomicCursor is AtomicCursor
     supported, message = atomic_ops.check_platform_support()
     assert supported is True and "64-bit" in message
+
+
+def test_python_subclasses_may_extend_the_queue(shm_name):
+    class Tagged(SlickQueue):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.tag = kwargs.get("name", "local")
+
+        def put(self, payload):
+            return self.write(payload)
+
+    name = shm_name()
+    q = Tagged(name=name, size=8, element_size=8)
+    assert (q.tag, q.size, q.name, type(q).__name__) == (name, 8, name, "Tagged")
+    q.put(b"one")
+    assert q.read(0)[0] == b"one\0\0\0\0\0"
+    q.close()

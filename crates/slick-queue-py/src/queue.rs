@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyMemoryView, PySlice, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice, PyString, PyTuple};
 use slick_queue::{ByteQueue, ByteRecord};
 
 use crate::cursor::AtomicCursor;
@@ -311,9 +311,14 @@ impl SlickQueue {
                 return Err(PyValueError::new_err("size and element_size are required for a local-memory queue"))
             }
             (None, Some(size)) => {
-                // The core allocates infallibly; refuse what the allocator
-                // already refuses instead of aborting the interpreter.
-                let bytes = (size as usize).checked_mul(element_size as usize);
+                // The core allocates infallibly (an allocation failure would
+                // abort the interpreter): first ask the allocator for as much
+                // as the data and control arrays need, and raise MemoryError
+                // if it refuses.
+                let slots = size / u64::from(options.get_items_per_slot().unwrap_or(1)).max(1);
+                let bytes = (size as usize)
+                    .checked_mul(element_size as usize)
+                    .and_then(|data| data.checked_add(slots as usize * 16));
                 if bytes.is_none_or(|b| Vec::<u8>::new().try_reserve_exact(b).is_err()) {
                     return Err(PyMemoryError::new_err(format!(
                         "cannot allocate a local queue of {size} elements of {element_size} bytes"
@@ -339,6 +344,14 @@ impl SlickQueue {
             traits,
             open: Mutex::new(Open { queue: Some(Arc::new(queue)), data_view: None }),
         })
+    }
+
+    /// Does nothing: the queue is built by ``__new__``. Accepts the
+    /// constructor's arguments so that a Python subclass may call
+    /// ``super().__init__(name=..., size=..., ...)``.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __init__(&self, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) {
+        let _ = (args, kwargs);
     }
 
     /// The shared-memory name without its leading ``/`` (``None`` for a local queue).
