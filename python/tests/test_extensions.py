@@ -2,7 +2,6 @@
 
 import array
 import math
-import signal
 import struct
 import textwrap
 import threading
@@ -167,26 +166,48 @@ def test_read_wait_keeps_the_cursor_buffer_exported_while_it_waits():
 
 def test_close_while_another_thread_waits_is_safe():
     q = SlickQueue(size=8, element_size=4)
-    result = []
-    waiter = threading.Thread(target=lambda: result.append(q.read_wait(0, timeout=0.5)))
+    started, outcome = threading.Event(), []
+
+    def wait():
+        started.set()
+        try:
+            outcome.append(q.read_wait(0, timeout=0.5))
+        except ValueError as e:  # close() came first after all
+            outcome.append(str(e))
+
+    waiter = threading.Thread(target=wait)
     waiter.start()
+    started.wait()
     time.sleep(0.05)
-    q.close()  # the waiter still holds the queue; it simply times out
+    q.close()  # a waiter holds its own reference: it simply times out
     waiter.join()
-    assert result == [(None, 0, 0)]
+    assert outcome in ([(None, 0, 0)], ["operation on a closed SlickQueue"])
     with pytest.raises(ValueError, match="closed"):
         q.read_wait(0, 0)
 
 
-def test_ctrl_c_interrupts_an_endless_read_wait(tmp_path):
+def test_ctrl_c_interrupts_an_endless_read_wait():
+    # SIGINT is sent once the main thread is inside read_wait() (its frame
+    # sits on that line), so the signal cannot arrive too early.
     script = textwrap.dedent(
         """
-        import os, signal, sys, threading
+        import os, signal, sys, threading, time
         from slick_queue_py import SlickQueue
         q = SlickQueue(size=8, element_size=8)
-        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        main = threading.main_thread().ident
+
+        def interrupt():
+            while sys._current_frames()[main].f_code.co_name != "wait_here":
+                time.sleep(0.001)
+            time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        def wait_here():
+            return q.read_wait(0)  # no timeout: only the signal can end it
+
+        threading.Thread(target=interrupt, daemon=True).start()
         try:
-            q.read_wait(0)  # no timeout: only the signal can end it
+            wait_here()
         except KeyboardInterrupt:
             print("interrupted")
             sys.exit(0)
@@ -195,7 +216,6 @@ def test_ctrl_c_interrupts_an_endless_read_wait(tmp_path):
     )
     proc = run_python(["-c", script])
     assert proc.returncode == 0 and proc.stdout == "interrupted\n", proc
-    assert signal.SIGINT  # (the signal used above)
 
 
 def test_read_wait_in_shared_memory_across_processes(shm_name):
