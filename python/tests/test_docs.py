@@ -1,4 +1,4 @@
-"""The Python code blocks of docs/PYTHON.md run as written."""
+"""The Python code blocks of docs/PYTHON.md and README.md run as written."""
 
 import re
 
@@ -8,11 +8,14 @@ from conftest import TESTS, assert_clean_exit, fresh_name, run_python, shm_exist
 from slick_queue_py import SlickQueue
 
 DOC = TESTS.parent.parent / "docs" / "PYTHON.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+README = TESTS.parent.parent / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S) + re.findall(
+    r"```python\n(.*?)```", README.read_text(), re.S
+)
 
 
 def test_the_doc_has_examples():
-    assert len(BLOCKS) >= 2
+    assert len(BLOCKS) >= 3
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
@@ -23,7 +26,7 @@ def test_doc_example_runs(index, tmp_path):
     script = tmp_path / "doc_example.py"
     script.write_text(code)
     try:
-        assert_clean_exit(run_python([script], cwd=tmp_path), f"docs/PYTHON.md example {index}")
+        assert_clean_exit(run_python([script], cwd=tmp_path), f"docs/PYTHON.md / README.md example {index}")
         assert not shm_exists(name), "the examples clean up after themselves"
     finally:
         SlickQueue.remove(name)
