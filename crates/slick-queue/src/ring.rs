@@ -229,6 +229,17 @@ impl Ring {
         }
     }
 
+    /// Elements a reader at `cur` (ring position `pos`) skips when it follows
+    /// a wrap marker pointing at `d`. A marker written in the reader's own
+    /// lap points at the start of the next lap, `cur + size - pos`: nothing
+    /// is lost (the rest of the lap was never used). A marker written by a
+    /// later lap (the reader was lapped while it waited at the wrap
+    /// position) points further: every lap in between is lost.
+    #[inline]
+    fn marker_loss(&self, cur: u64, pos: u64, d: u64) -> u64 {
+        cur.checked_add(self.size - pos).map_or(0, |next_lap| d.saturating_sub(next_lap))
+    }
+
     #[inline]
     fn count_corrupt(&self, corrupt: bool) {
         if corrupt {
@@ -254,7 +265,10 @@ impl Ring {
                 break; // nothing new
             }
             if d != cur && d & self.mask != pos {
-                cur = d; // wrap marker: the next record starts a lap later
+                // Wrap marker: the next record starts a lap later. A marker
+                // left by a later lap skips whole laps: count them.
+                self.count_loss(self.marker_loss(cur, pos, d));
+                cur = d;
                 continue;
             }
             let n = slot.size.load(Ordering::Acquire);
@@ -292,7 +306,10 @@ impl Ring {
                 return None;
             }
             if d != cur && d & self.mask != pos {
-                let _ = cursor.compare_exchange(cur, d, Ordering::AcqRel, Ordering::Relaxed);
+                // Wrap marker; whoever moves the cursor counts skipped laps.
+                if cursor.compare_exchange(cur, d, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                    self.count_loss(self.marker_loss(cur, pos, d));
+                }
                 continue;
             }
             let n = slot.size.load(Ordering::Acquire);
