@@ -66,3 +66,58 @@ fn shared_cursor_counts_a_skipped_lap_once() {
     assert!(q.read_shared(&shared).is_none());
     assert_eq!(q.loss_count(), 8);
 }
+
+/// A producer that is lapped between `reserve()` and its writes (it stalled
+/// while others reserved a whole ring past it) must not write into positions
+/// that now belong to a newer record: the reservation check of
+/// `is_overwritten()` cannot see such a write (it comes from an *older*
+/// reservation). Its writes are skipped; its publish still happens (and is
+/// counted), which readers of the newer record see as an overwrite.
+#[test]
+fn a_lapped_producer_does_not_clobber_the_newer_record() {
+    let q = Queue::<u64>::with_options(4, &Options::new()).unwrap();
+    let stale = q.reserve(1).unwrap(); // index 0; then the producer stalls...
+    for v in 1..=4 {
+        q.push(v).unwrap(); // ...while others fill a whole lap: index 4 is position 0
+    }
+    let mut c = 4;
+    let newer = q.read(&mut c).unwrap();
+    assert_eq!((newer.index(), newer.value()), (4, 4));
+    assert!(!newer.is_overwritten());
+    // The stalled producer wakes up and finishes its record.
+    q.write(stale, 666).unwrap();
+    assert_eq!(newer.value(), 4, "the newer record was not clobbered");
+    assert!(!newer.is_overwritten());
+    q.publish(stale, 1).unwrap();
+    assert_eq!(q.overrun_count(), 1, "the lapped record is counted");
+    assert_eq!(newer.value(), 4);
+    assert!(newer.is_overwritten(), "its slot no longer names it: readers are told");
+    // A reader still at the stale index finds a record there whose copy
+    // is not what was published, and is told so.
+    let mut old = stale;
+    let r = q.read(&mut old).unwrap();
+    assert_eq!(r.index(), stale);
+    assert!(r.is_overwritten());
+    // A reader of the newer lap that had not read position 0 yet waits for
+    // the next lap there, then counts the lap it lost.
+    let mut c = 4;
+    assert!(q.read(&mut c).is_none());
+    for v in 5..=8 {
+        q.push(v).unwrap();
+    }
+    assert_eq!(q.read(&mut c).map(|r| r.value()), Some(8));
+    assert_eq!(q.loss_count(), 4);
+
+    // A partial-element write (1 byte of a 16-byte element) is skipped too.
+    let b = slick_queue::ByteQueue::new(2, 16).unwrap();
+    let stale = b.reserve(1).unwrap(); // index 0
+    b.push(&[7; 16]).unwrap(); // 1
+    b.push(&[8; 16]).unwrap(); // 2: position 0
+    let mut c = 2;
+    let newer = b.read(&mut c).unwrap();
+    b.write(stale, &[1]).unwrap();
+    assert_eq!(newer.to_vec(), [8; 16]);
+    b.publish(stale, 1).unwrap();
+    assert_eq!(b.overrun_count(), 1);
+    assert!(newer.is_overwritten());
+}

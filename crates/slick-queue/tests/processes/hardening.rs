@@ -376,7 +376,7 @@ fn soak_produce(name: &str, id: u64, millis: u64) -> Result<(), Error> {
         }
         std::thread::yield_now();
     }
-    say(&format!("produced {id} {seq}"));
+    say(&format!("produced id={id} records={seq} overrun={}", q.overrun_count()));
     Ok(())
 }
 
@@ -427,10 +427,20 @@ fn soak_consume(name: &str, mailbox: &str, cursor_name: &str, out: &str) -> Resu
         {
             bad += 1;
             if bad < 5 {
+                let hex = |b: &[u8]| -> Vec<String> {
+                    b.chunks(8)
+                        .map(|w| format!("{:016x}", u64::from_le_bytes(w.try_into().unwrap_or_default())))
+                        .collect()
+                };
                 say(&format!(
-                    "bad record at {}: len {} id {id} seq {seq} (next {next}) index {index}",
+                    "bad record at {} ({}): len {} id {id} seq {seq} (next {next}) index {index}, write index now {}: \
+                     got {:?} want {:?}",
                     r.index(),
-                    r.len()
+                    if shared.is_some() { "shared" } else { "private" },
+                    r.len(),
+                    q.initial_reading_index(),
+                    hex(&buf),
+                    hex(&soak_record(id, seq, index))
                 ));
             }
         }
@@ -805,6 +815,8 @@ fn created_mode_is_exact_whatever_the_umask() -> Result<(), Failed> {
 ///   the same sum over all of them, and no record is claimed twice.
 fn soak_with_checksums_and_lapping() -> Result<(), Failed> {
     let secs: u64 = std::env::var("SLICK_SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
+    let allow_stale = std::env::var_os("SLICK_SOAK_ALLOW_STALE_WRITES").is_some();
+    let mut stale_reports = Vec::new();
     let mut g = ShmGuard::new("soak");
     let cursor_name = g.also("cursor");
     let mailbox_name = g.also("mailbox");
@@ -826,12 +838,14 @@ fn soak_with_checksums_and_lapping() -> Result<(), Failed> {
     }
     let millis = (secs * 1000).to_string();
     let producers: Vec<Kid> = (0..3).map(|id| spawn("soak_produce", &[&g.name, &id.to_string(), &millis])).collect();
-    let mut published = 0u64;
+    let (mut published, mut overruns) = (0u64, 0u64);
     for p in producers {
         let (code, lines) = finish(p, Duration::from_secs(secs + 120))?;
         ensure(code == 0, format!("producer failed: {lines:?}"))?;
-        published +=
-            lines.last().and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse::<u64>().ok()).ok_or("count")?;
+        let line = lines.last().cloned().unwrap_or_default();
+        let field = |k: &str| line.split(' ').find_map(|kv| kv.strip_prefix(k)).and_then(|v| v.parse::<u64>().ok());
+        published += field("records=").ok_or("no count")?;
+        overruns += field("overrun=").ok_or("no overrun count")?;
     }
     let end = q.initial_reading_index();
     mailbox.store(end + 1, Ordering::Release);
@@ -846,7 +860,19 @@ fn soak_with_checksums_and_lapping() -> Result<(), Failed> {
             line.split(' ').find_map(|kv| kv.strip_prefix(k)).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
         };
         let (acc, over, loss) = (field("accepted="), field("overwritten="), field("loss="));
-        ensure(field("bad=") == 0 && field("corrupt=") == 0, format!("bad records: {lines:?}"))?;
+        ensure(field("corrupt=") == 0, format!("corrupt records: {lines:?}"))?;
+        if field("bad=") != 0 {
+            // See DESIGN.md "Failure modes": a producer of an older lap whose
+            // stores land on the newer record at that position between the
+            // reader's copy and its own publish is a window no reader check
+            // can close (wire-format limit). It is a few nanoseconds wide and
+            // this test has not hit it since lapped writes are skipped; if it
+            // ever does, the failure shows the record's words.
+            // SLICK_SOAK_ALLOW_STALE_WRITES=1 reports such records instead of
+            // failing, for runs where timing is distorted on purpose.
+            ensure(allow_stale, format!("bad records: {lines:?}"))?;
+            stale_reports.push(line.clone());
+        }
         ensure(loss % u64::from(SOAK_CAP) == 0, format!("loss is not whole laps: {line}"))?;
         total_loss += loss;
         total_over += over;
@@ -872,6 +898,12 @@ fn soak_with_checksums_and_lapping() -> Result<(), Failed> {
     ensure(claimed.len() as u64 == steal_sum, "claimed indices match the counts")?;
     ensure(total_loss + total_over > 0, format!("the queue was never lapped: {reports:?}"))?;
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("soak: {published} records in {secs}s (end index {end}); consumers {reports:?}");
+    eprintln!(
+        "soak: {published} records in {secs}s (end index {end}), {overruns} dropped by lapped producers; \
+         consumers {reports:?}"
+    );
+    if !stale_reports.is_empty() {
+        eprintln!("soak: stale writes seen (allowed by SLICK_SOAK_ALLOW_STALE_WRITES): {stale_reports:?}");
+    }
     Ok(())
 }
