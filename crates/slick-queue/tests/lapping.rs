@@ -121,3 +121,100 @@ fn a_lapped_producer_does_not_clobber_the_newer_record() {
     assert_eq!(b.overrun_count(), 1);
     assert!(newer.is_overwritten());
 }
+
+/// Threads on a ring small enough to be lapped all the time: producers of
+/// fixed 3-element records (5 a lap in a ring of 16, one unused position,
+/// so wrap markers too), a broadcast reader and two work-stealing readers.
+/// Every record accepted (`is_overwritten()` false) is intact, in order per
+/// producer, and `accepted + overwritten + loss / 16 * 5` accounts for every
+/// record published, exactly (loss is whole laps with fixed-length records).
+/// Miri runs it with weak-memory emulation.
+#[test]
+fn lapped_readers_account_for_every_record() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    #[cfg(miri)]
+    const PER: u64 = 25;
+    #[cfg(not(miri))]
+    const PER: u64 = 20_000;
+    const CAP: u32 = 16;
+    const K: usize = 3;
+    let rec = |id: u64, seq: u64| [id, seq, (id << 32) ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15)];
+    let check = |r: &[u64; K]| r[2] == (r[0] << 32) ^ r[1].wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let q = Queue::<u64>::with_options(CAP, &Options::new()).unwrap();
+    let end = AtomicU64::new(u64::MAX);
+    let shared = AtomicU64::new(0);
+    // A local queue has one handle, so loss_count() sums all readers: the
+    // broadcast reader accounts its own loss from its cursor's movement
+    // (whole laps; a wrap adds one unused position), and the stealers get
+    // the rest of the handle's total.
+    let reader = |stealing: bool| {
+        let (mut acc, mut over, mut lost, mut cursor) = (0u64, 0u64, 0u64, 0u64);
+        let mut next = [0u64; 2];
+        loop {
+            let before = cursor;
+            let got = if stealing { q.read_shared(&shared) } else { q.read(&mut cursor) };
+            if !stealing {
+                let moved = cursor - before - got.as_ref().map_or(0, |r| r.len() as u64);
+                lost += moved / u64::from(CAP) * u64::from(CAP);
+            }
+            let Some(r) = got else {
+                let e = end.load(Ordering::Acquire);
+                let at = if stealing { shared.load(Ordering::Acquire) } else { cursor };
+                if e != u64::MAX && at >= e {
+                    break;
+                }
+                std::thread::yield_now();
+                continue;
+            };
+            let mut v = [0u64; K];
+            r.copy_to(&mut v);
+            if r.is_overwritten() {
+                over += 1;
+                continue;
+            }
+            assert_eq!(r.len(), K);
+            assert!(check(&v), "torn record accepted: {v:?}");
+            let id = v[0] as usize;
+            assert!(v[1] >= next[id], "producer {id} out of order");
+            next[id] = v[1] + 1;
+            acc += 1;
+        }
+        (acc, over, lost)
+    };
+    let (mut results, mut published) = (Vec::new(), 0u64);
+    std::thread::scope(|s| {
+        let readers: Vec<_> = [false, true, true].into_iter().map(|st| (st, s.spawn(move || reader(st)))).collect();
+        let producers: Vec<_> = (0..2u64)
+            .map(|id| {
+                let q = &q;
+                s.spawn(move || {
+                    for seq in 0..PER {
+                        q.push_slice(&rec(id, seq)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+            published += PER;
+        }
+        end.store(q.initial_reading_index(), Ordering::Release);
+        for (st, r) in readers {
+            results.push((st, r.join().unwrap()));
+        }
+    });
+    let per_lap = u64::from(CAP) / K as u64;
+    let total_loss = q.loss_count();
+    assert_eq!(total_loss % u64::from(CAP), 0, "loss is whole laps");
+    let (mut steal_records, mut broadcast_loss) = (0u64, 0u64);
+    for (stealing, (acc, over, lost)) in &results {
+        if *stealing {
+            steal_records += acc + over;
+        } else {
+            broadcast_loss = *lost;
+            assert_eq!(acc + over + lost / u64::from(CAP) * per_lap, published, "broadcast accounting");
+        }
+    }
+    let steal_loss = total_loss - broadcast_loss;
+    assert_eq!(steal_records + steal_loss / u64::from(CAP) * per_lap, published, "work-stealing accounting");
+}
