@@ -417,8 +417,12 @@ impl<'q> ByteRecord<'q> {
     }
 
     /// Whether a producer may have written into this record's positions since
-    /// it was published (the reader was lapped). Call it after copying; `false`
-    /// guarantees the copy is exactly what was published.
+    /// it was published (the reader was lapped, or a producer of an older lap
+    /// finished late). Call it after copying; `false` guarantees the copy is
+    /// exactly what was published, with one exception the wire format leaves
+    /// open: a producer preempted for a whole lap *while* storing its record
+    /// whose late stores land between this copy and its publish (see
+    /// "Failure modes" in docs/DESIGN.md).
     #[inline]
     pub fn is_overwritten(&self) -> bool {
         self.ring.is_overwritten(self.found.index)
