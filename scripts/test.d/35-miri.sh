@@ -8,4 +8,4 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
   exit 1
 fi
 MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}" \
-  cargo +nightly miri test -p slick-queue --lib --test ops --test threads --test hot_path
+  cargo +nightly miri test -p slick-queue --lib --test ops --test threads --test hot_path --test lapping

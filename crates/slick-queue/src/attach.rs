@@ -74,6 +74,7 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
                 .compare_exchange(INIT_UNINITIALIZED, INIT_INITIALIZING, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
+            failpoint("attach-claimed");
             initialize(&mapping, header, g, options.read_last);
             return Ok(Attached { mapping, geometry: *g, created: true });
         }
@@ -116,6 +117,23 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
     Ok(Attached { mapping, geometry, created: false })
 }
 
+/// Test hook for the dead-creator tests (issue #5), compiled only with the
+/// `failpoints` feature (the crate's own integration tests turn it on; no
+/// normal build has it): when `SLICK_QUEUE_FAILPOINT` names this point, the
+/// process stops here for good, so a test can SIGKILL a creator exactly
+/// between two steps of the handshake.
+#[inline]
+fn failpoint(point: &str) {
+    #[cfg(feature = "failpoints")]
+    if std::env::var_os("SLICK_QUEUE_FAILPOINT").is_some_and(|v| v == point) {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = point;
+}
+
 fn mismatch(field: &'static str, expected: u32, found: u32) -> Result<()> {
     if expected == found {
         Ok(())
@@ -129,10 +147,12 @@ fn mismatch(field: &'static str, expected: u32, found: u32) -> Result<()> {
 fn create_or_open_object(name: &ShmName, g: &Geometry, options: &Options, deadline: Instant) -> Result<OwnedFd> {
     loop {
         if let Some(fd) = shm::create_exclusive(name, options.mode)? {
+            failpoint("attach-created");
             if let Err(e) = shm::set_len(&fd, g.segment_len() as u64, name) {
                 let _ = shm::unlink(name);
                 return Err(e);
             }
+            failpoint("attach-sized");
             return Ok(fd);
         }
         match shm::open_rw(name) {

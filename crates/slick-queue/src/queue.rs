@@ -169,7 +169,7 @@ impl ByteQueue {
         self.ring.write_bytes(index, 0, bytes)?;
         let total = n as usize * es;
         if total > bytes.len() {
-            self.ring.region().zero_bytes(self.ring.byte_pos(index) + bytes.len(), total - bytes.len());
+            self.ring.zero_bytes(index, bytes.len(), total - bytes.len());
         }
         self.ring.publish(index, n)?;
         Ok(index)
@@ -255,6 +255,16 @@ impl ByteQueue {
     /// such a size).
     pub fn corrupt_count(&self) -> u64 {
         self.ring.corrupt_count()
+    }
+
+    /// Records this handle published after other producers had reserved
+    /// more than a whole lap past them (the producer stalled that long
+    /// between `reserve()` and `publish()`). Their positions belong to a
+    /// newer record by then, so their bytes are not written (writes of a
+    /// lapped reservation are skipped: they would corrupt the newer record);
+    /// readers see such a record as overwritten, or count it as lost.
+    pub fn overrun_count(&self) -> u64 {
+        self.ring.overrun_count()
     }
 
     /// Resets the queue: every slot empty, the reservation word and the
@@ -407,8 +417,12 @@ impl<'q> ByteRecord<'q> {
     }
 
     /// Whether a producer may have written into this record's positions since
-    /// it was published (the reader was lapped). Call it after copying; `false`
-    /// guarantees the copy is exactly what was published.
+    /// it was published (the reader was lapped, or a producer of an older lap
+    /// finished late). Call it after copying; `false` guarantees the copy is
+    /// exactly what was published, with one exception the wire format leaves
+    /// open: a producer preempted for a whole lap *while* storing its record
+    /// whose late stores land between this copy and its publish (see
+    /// "Failure modes" in docs/DESIGN.md).
     #[inline]
     pub fn is_overwritten(&self) -> bool {
         self.ring.is_overwritten(self.found.index)
@@ -576,6 +590,11 @@ impl<T: Pod> Queue<T> {
     /// See [`ByteQueue::corrupt_count`].
     pub fn corrupt_count(&self) -> u64 {
         self.inner.corrupt_count()
+    }
+
+    /// See [`ByteQueue::overrun_count`].
+    pub fn overrun_count(&self) -> u64 {
+        self.inner.overrun_count()
     }
 
     /// See [`ByteQueue::reset`].

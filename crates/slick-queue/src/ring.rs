@@ -57,6 +57,9 @@ use crate::sync::{cpu_relax, fence, AtomicU64, CachePadded, Ordering};
 /// lost cursor races). Far above anything a real workload needs in one call.
 pub(crate) const MAX_READ_STEPS: u32 = 1024;
 
+/// The 48 bits of an element index the reservation word holds.
+const INDEX_MASK: u64 = (1 << 48) - 1;
+
 /// A record located by a read: its element index and its length in elements
 /// (already clamped to the ring).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +81,7 @@ pub(crate) struct Ring {
     cpu_relax: bool,
     loss: CachePadded<AtomicU64>,
     corrupt: AtomicU64,
+    overrun: AtomicU64,
 }
 
 impl Ring {
@@ -97,6 +101,7 @@ impl Ring {
             cpu_relax: options.cpu_relax,
             loss: CachePadded(AtomicU64::new(0)),
             corrupt: AtomicU64::new(0),
+            overrun: AtomicU64::new(0),
         }
     }
 
@@ -201,6 +206,14 @@ impl Ring {
         if u64::from(n) > self.size - pos {
             return Err(Error::OutOfRange { position: pos, len: u64::from(n), size: self.size as u32 });
         }
+        if self.lapped(index) {
+            // Its bytes were not written (or may have landed on the newer
+            // record at these positions); it is published all the same: the
+            // slot moving back a lap is what hides a newer record a late
+            // store may have clobbered from readers, and tells readers of
+            // the newer record's `is_overwritten()` (see there).
+            self.overrun.fetch_add(1, Ordering::Relaxed);
+        }
         let s = self.slot_of(pos);
         s.size.store(n, Ordering::Relaxed);
         s.data_index.store(index, Ordering::Release);
@@ -222,11 +235,34 @@ impl Ring {
         reserved_index(self.region.reserved().load(Ordering::Relaxed))
     }
 
+    /// Whether elements have been reserved more than a lap past `index`: a
+    /// producer that still holds the reservation at `index` has been lapped,
+    /// and its positions belong to a newer record. Its writes are skipped
+    /// (see `write_bytes`): they could only clobber that newer record, and
+    /// `is_overwritten` looks for *later* reservations, not older ones.
+    /// Indices are compared modulo 2^48, the width of the reservation
+    /// word's index.
+    #[inline]
+    fn lapped(&self, index: u64) -> bool {
+        self.reserved_index().wrapping_sub(index) & INDEX_MASK > self.size
+    }
+
     #[inline]
     fn count_loss(&self, lost: u64) {
         if lost != 0 && self.loss_detection {
             self.loss.fetch_add(lost, Ordering::Relaxed);
         }
+    }
+
+    /// Elements a reader at `cur` (ring position `pos`) skips when it follows
+    /// a wrap marker pointing at `d`. A marker written in the reader's own
+    /// lap points at the start of the next lap, `cur + size - pos`: nothing
+    /// is lost (the rest of the lap was never used). A marker written by a
+    /// later lap (the reader was lapped while it waited at the wrap
+    /// position) points further: every lap in between is lost.
+    #[inline]
+    fn marker_loss(&self, cur: u64, pos: u64, d: u64) -> u64 {
+        cur.checked_add(self.size - pos).map_or(0, |next_lap| d.saturating_sub(next_lap))
     }
 
     #[inline]
@@ -254,7 +290,10 @@ impl Ring {
                 break; // nothing new
             }
             if d != cur && d & self.mask != pos {
-                cur = d; // wrap marker: the next record starts a lap later
+                // Wrap marker: the next record starts a lap later. A marker
+                // left by a later lap skips whole laps: count them.
+                self.count_loss(self.marker_loss(cur, pos, d));
+                cur = d;
                 continue;
             }
             let n = slot.size.load(Ordering::Acquire);
@@ -292,7 +331,10 @@ impl Ring {
                 return None;
             }
             if d != cur && d & self.mask != pos {
-                let _ = cursor.compare_exchange(cur, d, Ordering::AcqRel, Ordering::Relaxed);
+                // Wrap marker; whoever moves the cursor counts skipped laps.
+                if cursor.compare_exchange(cur, d, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                    self.count_loss(self.marker_loss(cur, pos, d));
+                }
                 continue;
             }
             let n = slot.size.load(Ordering::Acquire);
@@ -340,11 +382,20 @@ impl Ring {
 
     /// Whether a producer may have written into the positions of the record
     /// that starts at `index` since it was published. Call it after copying:
-    /// `false` means the copy is exactly what was published.
+    /// `false` means the copy is exactly what was published, except for the
+    /// case DESIGN.md "Failure modes" describes (a producer of an older lap
+    /// whose stores land late, caught only once it publishes).
+    ///
+    /// Two checks: a later reservation reaching the record's positions
+    /// (the reservation word is more than a lap past it), and the record's
+    /// slot no longer naming it (a newer record, or a producer of an older
+    /// lap that finished late and published over it: its bytes may be in
+    /// our copy, and nothing else tells).
     #[inline]
     pub fn is_overwritten(&self, index: u64) -> bool {
         fence(Ordering::Acquire);
         self.reserved_index().wrapping_sub(index) > self.size
+            || self.slot_of(index & self.mask).data_index.load(Ordering::Acquire) != index
     }
 
     /// Where a consumer that wants only new records starts: `R >> 16`.
@@ -364,6 +415,10 @@ impl Ring {
         self.corrupt.load(Ordering::Relaxed)
     }
 
+    pub fn overrun_count(&self) -> u64 {
+        self.overrun.load(Ordering::Relaxed)
+    }
+
     /// Re-initializes the slots, then the reservation word, then the
     /// last-published index, then this handle's counters. Not safe to run
     /// concurrently with producers or readers *semantically* (records may be
@@ -378,6 +433,7 @@ impl Ring {
         self.region.last_published().store(EMPTY_INDEX, Ordering::Release);
         self.loss.store(0, Ordering::Relaxed);
         self.corrupt.store(0, Ordering::Relaxed);
+        self.overrun.store(0, Ordering::Relaxed);
     }
 
     /// Byte offset in the data array of element index `index`.
@@ -387,7 +443,9 @@ impl Ring {
     }
 
     /// Writes `src` at `byte_offset` bytes into element `index`; it may span
-    /// several elements but not run past the end of the ring.
+    /// several elements but not run past the end of the ring. Nothing is
+    /// written if the reservation at `index` has been lapped (the publish
+    /// that follows counts it in `overrun_count`).
     #[inline]
     pub fn write_bytes(&self, index: u64, byte_offset: usize, src: &[u8]) -> Result<()> {
         let start = self.byte_pos(index);
@@ -402,8 +460,19 @@ impl Ring {
                 size: self.size as u32,
             });
         }
-        self.region.store_bytes(start + byte_offset, src);
+        if !self.lapped(index) {
+            self.region.store_bytes(start + byte_offset, src);
+        }
         Ok(())
+    }
+
+    /// Zero-fills `len` bytes from `byte_offset` bytes into element `index`
+    /// (clamped to the ring), unless the reservation has been lapped.
+    #[inline]
+    pub fn zero_bytes(&self, index: u64, byte_offset: usize, len: usize) {
+        if !self.lapped(index) {
+            self.region.zero_bytes(self.byte_pos(index).saturating_add(byte_offset), len);
+        }
     }
 
     /// Copies up to `dst.len()` bytes of a found record, from `byte_offset`

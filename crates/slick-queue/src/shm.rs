@@ -67,6 +67,18 @@ impl std::fmt::Display for ShmName {
     }
 }
 
+/// The name handed to rustix. On Linux, rustix's own `shm_open` counts the
+/// leading '/' against NAME_MAX (255) and so refuses 255-byte names that
+/// glibc, and with it the C++ and Python peers, accept; given without the
+/// slash, the same object (`/dev/shm/<name>`) is opened.
+fn sys_name(name: &ShmName) -> &str {
+    if cfg!(target_os = "linux") {
+        name.bare()
+    } else {
+        name.as_posix()
+    }
+}
+
 fn os_error(op: &'static str, name: &ShmName, e: Errno) -> Error {
     let source = std::io::Error::from(e);
     match e {
@@ -83,10 +95,10 @@ fn os_error(op: &'static str, name: &ShmName, e: Errno) -> Error {
 /// `fchmod`). `Ok(None)` when it already exists.
 pub(crate) fn create_exclusive(name: &ShmName, mode: u32) -> Result<Option<OwnedFd>> {
     let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
-    match shm::open(name.as_posix(), flags, Mode::from_bits_truncate(mode)) {
+    match shm::open(sys_name(name), flags, Mode::from_bits_truncate(mode)) {
         Ok(fd) => {
             if let Err(e) = rustix::fs::fchmod(&fd, Mode::from_bits_truncate(mode)) {
-                let _ = shm::unlink(name.as_posix());
+                let _ = shm::unlink(sys_name(name));
                 return Err(os_error("fchmod", name, e));
             }
             Ok(Some(fd))
@@ -98,12 +110,12 @@ pub(crate) fn create_exclusive(name: &ShmName, mode: u32) -> Result<Option<Owned
 
 /// Opens an existing object read-write.
 pub(crate) fn open_rw(name: &ShmName) -> Result<OwnedFd> {
-    shm::open(name.as_posix(), shm::OFlags::RDWR, Mode::empty()).map_err(|e| os_error("shm_open", name, e))
+    shm::open(sys_name(name), shm::OFlags::RDWR, Mode::empty()).map_err(|e| os_error("shm_open", name, e))
 }
 
 /// Opens an existing object read-only (inspection tools).
 pub(crate) fn open_ro(name: &ShmName) -> Result<OwnedFd> {
-    shm::open(name.as_posix(), shm::OFlags::RDONLY, Mode::empty()).map_err(|e| os_error("shm_open", name, e))
+    shm::open(sys_name(name), shm::OFlags::RDONLY, Mode::empty()).map_err(|e| os_error("shm_open", name, e))
 }
 
 /// The object's length, mode and owner.
@@ -123,7 +135,7 @@ pub(crate) fn set_len(fd: impl AsFd, len: u64, name: &ShmName) -> Result<()> {
 
 /// Unlinks the name: `Ok(true)` if removed, `Ok(false)` if there was none.
 pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
-    match shm::unlink(name.as_posix()) {
+    match shm::unlink(sys_name(name)) {
         Ok(()) => Ok(true),
         Err(Errno::NOENT) => Ok(false),
         Err(e) => Err(os_error("shm_unlink", name, e)),

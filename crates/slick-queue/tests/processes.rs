@@ -6,11 +6,15 @@
 //! `cargo test` and `cargo nextest` run it like any other test binary.
 
 mod common;
+#[path = "processes/hardening.rs"]
+mod hardening;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::ShmGuard;
@@ -20,16 +24,22 @@ use slick_queue::{ByteQueue, Error, Options, SharedCursor};
 fn main() {
     if let Ok(role) = std::env::var("SQ_ROLE") {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some(code) = hardening::run_role(&role, &args) {
+            std::process::exit(code);
+        }
         std::process::exit(run_role(&role, &args));
     }
     let args = Arguments::from_args();
-    let tests = vec![
+    let tests: Vec<Trial> = vec![
         Trial::test("race_create_or_open_one_creator", race_create_or_open_one_creator),
         Trial::test("race_with_mismatched_geometry", race_with_mismatched_geometry),
         Trial::test("broadcast_across_processes", broadcast_across_processes),
         Trial::test("work_stealing_across_processes", work_stealing_across_processes),
         Trial::test("examples_producer_to_consumer", examples_producer_to_consumer),
-    ];
+    ]
+    .into_iter()
+    .chain(hardening::trials())
+    .collect();
     libtest_mimic::run(&args, tests).exit();
 }
 
@@ -116,15 +126,26 @@ fn run_role(role: &str, a: &[String]) -> i32 {
 
 // ---------------------------------------------------------------- harness
 
-/// A running child whose stdout is collected by a thread (so a chatty child
-/// never blocks on a full pipe).
+/// A running child whose stdout lines are forwarded by a thread (so a chatty
+/// child never blocks on a full pipe) and can be awaited one by one. A child
+/// still running when its `Kid` is dropped (a test that failed early) is
+/// killed, so no test leaves processes behind.
 struct Kid {
     child: Child,
-    lines: std::thread::JoinHandle<Vec<String>>,
+    rx: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 fn spawn(role: &str, args: &[&str]) -> Kid {
     let cmd = Command::new(std::env::current_exe().expect("current_exe"));
+    collect(cmd, role, args)
+}
+
+/// Like [`spawn`], with extra environment variables.
+fn spawn_env(role: &str, args: &[&str], env: &[(&str, &str)]) -> Kid {
+    let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+    cmd.envs(env.iter().copied());
     collect(cmd, role, args)
 }
 
@@ -137,8 +158,67 @@ fn collect(mut cmd: Command, role: &str, args: &[&str]) -> Kid {
         .spawn()
         .expect("spawn child");
     let out = child.stdout.take().expect("piped stdout");
-    let lines = std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).collect());
-    Kid { child, lines }
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Kid { child, rx, seen: Vec::new(), reader: Some(reader) }
+}
+
+impl Kid {
+    /// Waits until the child prints a line starting with `prefix` and
+    /// returns it; fails if the child closes its output first or `limit`
+    /// passes (a handshake, not a sleep).
+    fn wait_line(&mut self, prefix: &str, limit: Duration) -> Result<String, Failed> {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return Ok(line);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("no line {prefix:?} within {limit:?}; saw {:?}", self.seen).into())
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().ok();
+                    return Err(format!("child ended ({status:?}) before printing {prefix:?}: {:?}", self.seen).into());
+                }
+            }
+        }
+    }
+
+    /// Every line the child printed, once its output is closed.
+    fn drain(&mut self) -> Vec<String> {
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.seen.extend(self.rx.try_iter());
+        std::mem::take(&mut self.seen)
+    }
+
+    /// SIGKILLs the child and reaps it; the status must say it was killed.
+    fn sigkill(&mut self) -> Result<Vec<String>, Failed> {
+        self.child.kill()?;
+        let status = self.child.wait()?;
+        ensure(status.signal() == Some(9), format!("child was not killed by SIGKILL: {status:?}"))?;
+        Ok(self.drain())
+    }
+}
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// Waits for a child (killing it after `limit`) and returns (exit code, stdout lines).
@@ -146,13 +226,13 @@ fn finish(mut kid: Kid, limit: Duration) -> Result<(i32, Vec<String>), Failed> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = kid.child.try_wait().map_err(|e| e.to_string())? {
-            let lines = kid.lines.join().map_err(|_| "stdout reader panicked")?;
+            let lines = kid.drain();
             return Ok((status.code().unwrap_or(-1), lines));
         }
         if Instant::now() > deadline {
             let _ = kid.child.kill();
             let _ = kid.child.wait();
-            return Err(format!("child did not finish within {limit:?}").into());
+            return Err(format!("child did not finish within {limit:?}; output {:?}", kid.drain()).into());
         }
         std::thread::sleep(Duration::from_millis(5));
     }
