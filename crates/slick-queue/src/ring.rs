@@ -460,17 +460,48 @@ impl Ring {
                 size: self.size as u32,
             });
         }
-        if !self.lapped(index) {
+        if self.claim_for_write(index) {
             self.region.store_bytes(start + byte_offset, src);
         }
         Ok(())
+    }
+
+    /// Called before a producer stores bytes at element `index`. Returns
+    /// `false` (store nothing) if the reservation has been lapped.
+    ///
+    /// Otherwise, if the slot of `index`'s position holds a record that
+    /// starts there (an older lap's, or, if this producer was preempted
+    /// after the lap check, a newer one), it first *invalidates* the slot
+    /// (stores `EMPTY_INDEX`, which every peer reads as "not published
+    /// yet"), then issues a `Release` fence so the stores that follow are
+    /// ordered after it. That closes the window between the lap check and
+    /// the stores for records at the same position: a reader whose copy of
+    /// the newer record contains one of our late bytes sees, after its
+    /// `Acquire` fence, the slot no longer naming that record
+    /// (`is_overwritten()`). Wrap markers (a slot whose index lies at another
+    /// position) are left alone, so writing element `k` of a record never
+    /// strands a reader that still has to follow one. A reader waiting at
+    /// the position just sees "nothing yet" until `publish`.
+    #[inline]
+    fn claim_for_write(&self, index: u64) -> bool {
+        if self.lapped(index) {
+            return false;
+        }
+        let pos = index & self.mask;
+        let slot = self.slot_of(pos);
+        let d = slot.data_index.load(Ordering::Relaxed);
+        if d != EMPTY_INDEX && d & self.mask == pos {
+            slot.data_index.store(EMPTY_INDEX, Ordering::Relaxed);
+        }
+        fence(Ordering::Release);
+        true
     }
 
     /// Zero-fills `len` bytes from `byte_offset` bytes into element `index`
     /// (clamped to the ring), unless the reservation has been lapped.
     #[inline]
     pub fn zero_bytes(&self, index: u64, byte_offset: usize, len: usize) {
-        if !self.lapped(index) {
+        if self.claim_for_write(index) {
             self.region.zero_bytes(self.byte_pos(index).saturating_add(byte_offset), len);
         }
     }

@@ -865,9 +865,10 @@ fn soak_with_checksums_and_lapping() -> Result<(), Failed> {
             // See DESIGN.md "Failure modes": a producer of an older lap whose
             // stores land on the newer record at that position between the
             // reader's copy and its own publish is a window no reader check
-            // can close (wire-format limit). It is a few nanoseconds wide and
-            // this test has not hit it since lapped writes are skipped; if it
-            // ever does, the failure shows the record's words.
+            // can close (wire-format limit). With fixed-length records every
+            // collision is at the same position, which the slot invalidation
+            // before a producer's stores covers; if it ever shows, the
+            // failure shows the record's words.
             // SLICK_SOAK_ALLOW_STALE_WRITES=1 reports such records instead of
             // failing, for runs where timing is distorted on purpose.
             ensure(allow_stale, format!("bad records: {lines:?}"))?;
