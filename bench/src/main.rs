@@ -15,12 +15,9 @@
 //! (crossbeam_queue::ArrayQueue), `disruptor`, `mpsc` (std::sync::mpsc
 //! sync_channel) and `iceoryx2` (runs e and f, with the `iceoryx2` feature).
 
-mod common;
-mod inproc;
-mod xproc;
-
-use common::*;
-use inproc::Shape;
+use slick_queue_bench::common::*;
+use slick_queue_bench::inproc::{self, Shape};
+use slick_queue_bench::xproc;
 use serde::Serialize;
 
 /// Protocol counts.
