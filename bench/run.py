@@ -426,6 +426,12 @@ def render(data: dict, out_dir: Path) -> None:
              "they are only meaningful within one run of this command.\n")
     if data.get("smoke"):
         L.append("**Smoke run: tiny counts, figures meaningless.**\n")
+    L.append("Reading the throughput figures: a two-thread run settles in one of two regimes. Either the consumer "
+             "trails the producer by up to half the ring and each side streams through cache lines the other is "
+             "done with (fast), or the consumer catches up and polls the very slot line the producer writes next, "
+             "so every item costs a cross-core cache-line round trip, which a producer's locked reservation "
+             "instruction must wait for (slow). Which regime a run lands in varies from run to run and with what "
+             "else the host runs, hence the wide min-max ranges; the medians of the same run are what compares.\n")
     if made:
         L.append("\n" + "\n".join(f"![{t}](bench/{f})" for f, t in made) + "\n")
 

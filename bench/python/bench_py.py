@@ -253,7 +253,14 @@ class MpQueue:
         return (d,), self.got
 
     def close(self, unlink: bool) -> None:
-        pass
+        """Releases the ports and the node (else their shared-memory objects
+        outlive the process, which ends with os._exit)."""
+        for port in (self.sub, self.pub):
+            if port is not None:
+                port.delete()
+        self.sub = self.pub = None
+        self.svc = None
+        self.node = None  # the last reference: dropping it releases the node
 
 
 class FasterFifo:
@@ -330,7 +337,14 @@ class Iceoryx2:
         return (d,), self.got
 
     def close(self, unlink: bool) -> None:
-        pass
+        """Releases the ports and the node (else their shared-memory objects
+        outlive the process, which ends with os._exit)."""
+        for port in (self.sub, self.pub):
+            if port is not None:
+                port.delete()
+        self.sub = self.pub = None
+        self.svc = None
+        self.node = None  # the last reference: dropping it releases the node
 
 
 def info() -> dict:
@@ -439,6 +453,8 @@ def producer_proc(impl, qname, ctl, count, q_obj):
     finish = getattr(q, "finish", None)
     if finish:
         finish()
+    if impl != "mpqueue" and impl != "faster-fifo":
+        q.close(False)
     os._exit(0)
 
 
@@ -508,6 +524,9 @@ def pong_proc(impl, names, ctl, total, qs):
     finish = getattr(pong, "finish", None)
     if finish:
         finish()
+    if impl not in ("mpqueue", "faster-fifo"):
+        ping.close(False)
+        pong.close(False)
     os._exit(0)
 
 

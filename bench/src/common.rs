@@ -31,6 +31,12 @@ pub struct Spin {
 
 pub const STALL: Duration = Duration::from_secs(30);
 
+impl Default for Spin {
+    fn default() -> Self {
+        Spin::new()
+    }
+}
+
 impl Spin {
     pub fn new() -> Spin {
         Spin { spins: 0, yielding_since: None }
@@ -230,13 +236,5 @@ pub fn latency(h: &hdrhistogram::Histogram<u64>) -> Latency {
     }
     curve.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
     curve.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-9);
-    Latency {
-        p50: q(0.5),
-        p90: q(0.9),
-        p99: q(0.99),
-        p999: q(0.999),
-        max: h.max() as f64,
-        mean: h.mean(),
-        curve,
-    }
+    Latency { p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: h.max() as f64, mean: h.mean(), curve }
 }

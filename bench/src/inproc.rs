@@ -55,7 +55,8 @@ type Role<'a> = Box<dyn FnOnce(&Ctx, usize) + Send + 'a>;
 /// and 1 when `pinned`), starts them together and returns the time from the
 /// start signal to the consumer's return (it returns after the last item).
 fn two_roles<'a>(producers: Vec<Role<'a>>, consumer: Box<dyn FnOnce(&Ctx) + Send + 'a>, pinned: bool) -> Duration {
-    let ctx = Ctx { consumed: Padded(AtomicU64::new(0)), go: Padded(AtomicU64::new(0)), ready: Padded(AtomicU64::new(0)) };
+    let ctx =
+        Ctx { consumed: Padded(AtomicU64::new(0)), go: Padded(AtomicU64::new(0)), ready: Padded(AtomicU64::new(0)) };
     let n = producers.len() as u64;
     let ctx = &ctx;
     std::thread::scope(|s| {
@@ -382,6 +383,12 @@ pub fn mpsc_step(tx: &std::sync::mpsc::SyncSender<u64>, rx: &std::sync::mpsc::Re
 pub struct DisruptorStep {
     producer: disruptor::SingleProducer<u64, disruptor::SingleConsumerBarrier>,
     poller: disruptor::EventPoller<u64, disruptor::SingleProducerBarrier>,
+}
+
+impl Default for DisruptorStep {
+    fn default() -> Self {
+        DisruptorStep::new()
+    }
 }
 
 impl DisruptorStep {

@@ -15,10 +15,10 @@
 //! (crossbeam_queue::ArrayQueue), `disruptor`, `mpsc` (std::sync::mpsc
 //! sync_channel) and `iceoryx2` (runs e and f, with the `iceoryx2` feature).
 
+use serde::Serialize;
 use slick_queue_bench::common::*;
 use slick_queue_bench::inproc::{self, Shape};
 use slick_queue_bench::xproc;
-use serde::Serialize;
 
 /// Protocol counts.
 fn default_count(run: &str) -> u64 {

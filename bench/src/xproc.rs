@@ -82,10 +82,7 @@ impl Control {
 
 fn spawn_child(run: &str, imp: &str, names: &Names, count: u64) -> Child {
     let exe = std::env::current_exe().expect("own executable");
-    Command::new(exe)
-        .args(["child", run, imp, &names.base, &count.to_string()])
-        .spawn()
-        .expect("spawn child process")
+    Command::new(exe).args(["child", run, imp, &names.base, &count.to_string()]).spawn().expect("spawn child process")
 }
 
 fn join_child(mut child: Child) {

@@ -10,6 +10,7 @@ if [ -z "${SLICK_BENCH_PY_OURS:-}" ] && [ -x "$SLICK_VENV/bin/python" ] \
   && "$SLICK_VENV/bin/python" -c "import slick_queue_py, sys; sys.exit(slick_queue_py.__file__.endswith('.py'))" 2>/dev/null; then
   export SLICK_BENCH_PY_OURS="$SLICK_VENV/bin/python"
 fi
+cargo fmt --manifest-path bench/Cargo.toml -- --check
 t0=$(date +%s)
 bench/run --smoke
 echo "bench smoke: $(( $(date +%s) - t0 ))s"
