@@ -253,14 +253,7 @@ class MpQueue:
         return (d,), self.got
 
     def close(self, unlink: bool) -> None:
-        """Releases the ports and the node (else their shared-memory objects
-        outlive the process, which ends with os._exit)."""
-        for port in (self.sub, self.pub):
-            if port is not None:
-                port.delete()
-        self.sub = self.pub = None
-        self.svc = None
-        self.node = None  # the last reference: dropping it releases the node
+        pass
 
 
 class FasterFifo:
