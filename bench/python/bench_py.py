@@ -155,7 +155,9 @@ def slick_info() -> dict:
     return {
         "available": True,
         "version": getattr(m, "__version__", "?"),
-        "native": f.endswith((".so", ".pyd")) or not f.endswith(".py"),
+        # The PyPI peer is one pure-Python file, slick_queue_py.py; our binding
+        # is an extension module (or a package around one).
+        "native": os.path.basename(f) != "slick_queue_py.py",
         "file": f,
         "fast": fast,
     }
