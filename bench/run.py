@@ -565,6 +565,7 @@ def render(data: dict, out_dir: Path) -> None:
 def make_charts(data: dict, charts: Path) -> list[tuple[str, str]]:
     try:
         import matplotlib  # noqa: PLC0415
+        import matplotlib.ticker  # noqa: PLC0415
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -592,7 +593,9 @@ def make_charts(data: dict, charts: Path) -> list[tuple[str, str]]:
                     hi.append((s["max"] - s["median"]) / 1e6)
             ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=IMPL_LABELS[imp], color=colors.get(imp))
         ax.set_xticks([j + width * (len(impls) - 1) / 2 for j in range(len(thr_runs))])
-        ax.set_xticklabels([RUN_TITLES[r].split(" (")[0] for r in thr_runs], fontsize=8)
+        short = {"a": "a: SPSC u64", "b": "b: SPSC 64 B", "c": "c: batch 16", "d": "d: 2 prod + 1 cons",
+                 "e": "e: across processes"}
+        ax.set_xticklabels([short[r] for r in thr_runs], fontsize=9)
         ax.set_ylabel("million messages / s (median, bars: min-max)")
         ax.set_title("Throughput, Rust (higher is better)")
         ax.set_yscale("log")
@@ -646,8 +649,13 @@ def make_charts(data: dict, charts: Path) -> list[tuple[str, str]]:
         ):
             keys = [k for k in cells if field in cells[k]]
             ys = [cells[k][field]["median"] / scale for k in keys]
-            ax.barh([PY_LABELS.get(k, k) for k in keys], ys, color="#d62728")
+            bars = ax.barh([PY_LABELS.get(k, k) for k in keys], ys,
+                           color=["#d62728" if k.startswith("ours") else "#7f7f7f" for k in keys])
+            ax.bar_label(bars, labels=[f"{y:,.2f}" if y < 10 else f"{y:,.0f}" for y in ys], fontsize=7, padding=2)
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set_xlim(right=max(ys) * 3 if ys else None)
             ax.set_xlabel(unit)
             ax.set_title(title, fontsize=10)
             ax.tick_params(axis="y", labelsize=7)
