@@ -240,6 +240,30 @@ impl Region {
             return 0;
         };
         let n = dst.len().min(avail);
+        // Fast paths, small enough to inline: whole aligned words (an aligned
+        // 8-byte element is one load). The rest is out of line.
+        if offset % 8 == 0 && n % 8 == 0 {
+            let words = self.words();
+            if n == 8 {
+                if let Some(w) = words.get(offset / 8) {
+                    dst[..8].copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
+                    return 8;
+                }
+            } else if let Some(src) = words.get(offset / 8..(offset + n) / 8) {
+                for (d, w) in dst[..n].chunks_exact_mut(8).zip(src) {
+                    d.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
+                }
+                return n;
+            }
+        }
+        self.load_bytes_slow(offset, &mut dst[..n])
+    }
+
+    /// `load_bytes` for `dst.len()` bytes at `offset`, already clamped to
+    /// the data array, in any alignment.
+    #[inline(never)]
+    fn load_bytes_slow(&self, offset: usize, dst: &mut [u8]) -> usize {
+        let n = dst.len();
         let words = self.words();
         let (mut w, mut skip, mut i) = (offset / 8, offset % 8, 0);
         while i < n {
@@ -262,6 +286,34 @@ impl Region {
             return 0;
         };
         let n = src.len().min(avail);
+        // Fast paths, small enough to inline: whole aligned words (an aligned
+        // 8-byte element is one store). The rest is out of line.
+        if offset % 8 == 0 && n % 8 == 0 {
+            let words = self.words();
+            if n == 8 {
+                if let Some(w) = words.get(offset / 8) {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&src[..8]);
+                    w.store(u64::from_ne_bytes(b), Ordering::Relaxed);
+                    return 8;
+                }
+            } else if let Some(dst) = words.get(offset / 8..(offset + n) / 8) {
+                for (s, w) in src[..n].chunks_exact(8).zip(dst) {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(s);
+                    w.store(u64::from_ne_bytes(b), Ordering::Relaxed);
+                }
+                return n;
+            }
+        }
+        self.store_bytes_slow(offset, &src[..n])
+    }
+
+    /// `store_bytes` for `src.len()` bytes at `offset`, already clamped to
+    /// the data array, in any alignment.
+    #[inline(never)]
+    fn store_bytes_slow(&self, offset: usize, src: &[u8]) -> usize {
+        let n = src.len();
         let words = self.words();
         let (mut w, mut skip, mut i) = (offset / 8, offset % 8, 0);
         while i < n {
@@ -426,6 +478,27 @@ mod tests {
             r.load_bytes(off, &mut out);
             assert_eq!(out, &src[..23]);
         }
+    }
+
+    #[test]
+    fn aligned_word_copies_take_the_fast_path_and_stay_clamped() {
+        let g = Geometry::new(4, 8, 1).unwrap();
+        let r = Region::local(&g);
+        let src: Vec<u8> = (1..=32).collect();
+        // one word, several words, the whole array, and past its end
+        assert_eq!(r.store_bytes(8, &src[..8]), 8);
+        assert_eq!(r.store_bytes(16, &src[8..24]), 16);
+        let mut out = [0u8; 24];
+        assert_eq!(r.load_bytes(8, &mut out), 24);
+        assert_eq!(out[..], src[..24]);
+        assert_eq!(r.store_bytes(24, &src[..16]), 8);
+        let mut out = [0u8; 16];
+        assert_eq!(r.load_bytes(24, &mut out), 8);
+        assert_eq!(out[..8], src[..8]);
+        assert_eq!(r.load_bytes(32, &mut out), 0);
+        let mut word = [0u8; 8];
+        assert_eq!(r.load_bytes(8, &mut word), 8);
+        assert_eq!(word[..], src[..8]);
     }
 
     #[test]

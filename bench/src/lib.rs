@@ -1,0 +1,6 @@
+//! The harness of the slick-queue benchmarks (BENCH_PROTOCOL.md), shared by
+//! the `slick-bench` binary and the criterion bench `step` (run g).
+
+pub mod common;
+pub mod inproc;
+pub mod xproc;

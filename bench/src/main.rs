@@ -1,0 +1,218 @@
+//! `slick-bench`: one measurement per process, as BENCH_PROTOCOL.md asks
+//! (the driver, `bench/run.py`, runs it 5 times per implementation,
+//! alternating implementations, and takes median/min/max).
+//!
+//! ```text
+//! slick-bench list                      the (run, implementation) matrix, as JSON
+//! slick-bench run <run> <impl> [--count N] [--smoke]
+//!                                       one measurement; prints `RESULT {json}`
+//! slick-bench child <run> <impl> <base> <count>
+//!                                       (internal) the child process of runs e and f
+//! ```
+//!
+//! Runs: a b c d e f g (see BENCH_PROTOCOL.md). Implementations: `slick`
+//! (default options), `slick-nolast` (read_last off), `crossbeam`
+//! (crossbeam_queue::ArrayQueue), `disruptor`, `mpsc` (std::sync::mpsc
+//! sync_channel) and `iceoryx2` (runs e and f, with the `iceoryx2` feature).
+
+use serde::Serialize;
+use slick_queue_bench::common::*;
+use slick_queue_bench::inproc::{self, Shape};
+use slick_queue_bench::xproc;
+
+/// Protocol counts.
+fn default_count(run: &str) -> u64 {
+    match run {
+        "a" | "b" | "c" | "e" => 20_000_000,
+        "d" => 10_000_000, // per producer
+        "f" => 1_000_000,
+        "g" => 100_000_000,
+        _ => 0,
+    }
+}
+
+/// Smoke counts: a quick check that every cell runs and checks out.
+fn smoke_count(run: &str) -> u64 {
+    match run {
+        "f" => 2_000,
+        "g" => 100_000,
+        _ => 200_000,
+    }
+}
+
+pub const RUNS: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
+pub const IMPLS: [&str; 6] = ["slick", "slick-nolast", "crossbeam", "disruptor", "mpsc", "iceoryx2"];
+
+/// `Ok(())` if `imp` can run `run`, else why not (shown in the tables).
+fn support(run: &str, imp: &str) -> Result<(), &'static str> {
+    match (imp, run) {
+        ("slick" | "slick-nolast", _) => Ok(()),
+        ("crossbeam" | "mpsc", "c") => Err("no batch API"),
+        ("crossbeam" | "disruptor" | "mpsc", "e" | "f") => Err("in-process only"),
+        ("crossbeam" | "disruptor" | "mpsc", _) => Ok(()),
+        ("iceoryx2", "e" | "f") => {
+            if cfg!(feature = "iceoryx2") {
+                Ok(())
+            } else {
+                Err("built without the iceoryx2 feature")
+            }
+        }
+        ("iceoryx2", _) => Err("runs e and f only (shared memory)"),
+        _ => Err("unknown implementation"),
+    }
+}
+
+#[derive(Serialize)]
+struct Cell {
+    run: &'static str,
+    #[serde(rename = "impl")]
+    imp: &'static str,
+    supported: bool,
+    reason: Option<&'static str>,
+    count: u64,
+    smoke_count: u64,
+}
+
+fn note(run: &str, imp: &str) -> String {
+    let opts = match imp {
+        "slick" => "default options (read_last on)",
+        "slick-nolast" => "read_last off",
+        "crossbeam" => "ArrayQueue (bounded MPMC)",
+        "disruptor" => "BusySpin, EventPoller consumer",
+        "mpsc" => "sync_channel, try_recv",
+        "iceoryx2" => "ipc publish/subscribe, loan+send",
+        _ => "",
+    };
+    let shape = match run {
+        "a" => "SPSC, u64, 1 per publish",
+        "b" => "SPSC, 64-byte element",
+        "c" => "SPSC, u64, batches of 16",
+        "d" => "2 producers + 1 consumer, unpinned",
+        "e" => "SPSC across processes, u64",
+        "f" => "ping-pong across processes, queues of 1024",
+        "g" => "one thread: reserve+write+publish+read",
+        _ => "",
+    };
+    format!("{shape}; {opts}")
+}
+
+fn usage() -> ! {
+    eprintln!("usage: slick-bench list | run <run> <impl> [--count N] [--smoke] | child <run> <impl> <base> <count>");
+    std::process::exit(64)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("list") => {
+            let cells: Vec<Cell> = RUNS
+                .iter()
+                .flat_map(|&run| {
+                    IMPLS.iter().map(move |&imp| {
+                        let s = support(run, imp);
+                        Cell {
+                            run,
+                            imp,
+                            supported: s.is_ok(),
+                            reason: s.err(),
+                            count: default_count(run),
+                            smoke_count: smoke_count(run),
+                        }
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&cells).expect("json"));
+        }
+        Some("run") if args.len() >= 3 => {
+            let (run, imp) = (args[1].as_str(), args[2].as_str());
+            if let Err(why) = support(run, imp) {
+                fail(&format!("{imp} cannot do run {run}: {why}"));
+            }
+            let mut count = default_count(run);
+            let mut rest = args[3..].iter();
+            while let Some(a) = rest.next() {
+                match a.as_str() {
+                    "--smoke" => count = smoke_count(run),
+                    "--count" => count = rest.next().and_then(|c| c.parse().ok()).unwrap_or_else(|| usage()),
+                    _ => usage(),
+                }
+            }
+            measure(run, imp, count).print();
+        }
+        Some("child") if args.len() == 5 => {
+            let names = xproc::Names { base: args[3].clone() };
+            let count: u64 = args[4].parse().unwrap_or_else(|_| usage());
+            match (args[1].as_str(), args[2].as_str()) {
+                ("e", "slick" | "slick-nolast") => xproc::e_slick_child(&args[2], &names, count),
+                ("f", "slick" | "slick-nolast") => xproc::f_slick_child(&args[2], &names, count),
+                #[cfg(feature = "iceoryx2")]
+                ("e", "iceoryx2") => xproc::ice::e_child(&names, count),
+                #[cfg(feature = "iceoryx2")]
+                ("f", "iceoryx2") => xproc::ice::f_child(&names, count),
+                _ => usage(),
+            }
+        }
+        _ => usage(),
+    }
+}
+
+fn measure(run: &str, imp: &str, count: u64) -> Outcome {
+    let note = note(run, imp);
+    let opts = xproc::slick_options(imp);
+    let spsc = |per_producer, batch| Shape { producers: 1, per_producer, batch, pinned: true };
+    let shape = match run {
+        "a" | "b" => spsc(count, 1),
+        "c" => spsc(count - count % 16, 16),
+        "d" => Shape { producers: 2, per_producer: count, batch: 1, pinned: false },
+        _ => spsc(count, 1),
+    };
+    let items = shape.total();
+    let elapsed = match (run, imp) {
+        ("a" | "c" | "d", "slick" | "slick-nolast") => inproc::slick::<u64>(shape, &opts),
+        ("b", "slick" | "slick-nolast") => inproc::slick::<[u64; 8]>(shape, &opts),
+        ("a" | "d", "crossbeam") => inproc::crossbeam::<u64>(shape),
+        ("b", "crossbeam") => inproc::crossbeam::<[u64; 8]>(shape),
+        ("a" | "c" | "d", "disruptor") => inproc::disruptor::<u64>(shape),
+        ("b", "disruptor") => inproc::disruptor::<[u64; 8]>(shape),
+        ("a" | "d", "mpsc") => inproc::mpsc::<u64>(shape),
+        ("b", "mpsc") => inproc::mpsc::<[u64; 8]>(shape),
+        ("e", "slick" | "slick-nolast") => xproc::e_slick(imp, count),
+        #[cfg(feature = "iceoryx2")]
+        ("e", "iceoryx2") => xproc::ice::e(count),
+        ("f", _) => {
+            let h = match imp {
+                #[cfg(feature = "iceoryx2")]
+                "iceoryx2" => xproc::ice::f(count),
+                _ => xproc::f_slick(imp, count),
+            };
+            return Outcome {
+                run: run.into(),
+                imp: imp.into(),
+                count,
+                secs: 0.0,
+                latency_ns: Some(latency(&h)),
+                note,
+                ..Default::default()
+            };
+        }
+        ("g", _) => {
+            let dt = match imp {
+                "crossbeam" => inproc::step_crossbeam(count),
+                "mpsc" => inproc::step_mpsc(count),
+                "disruptor" => inproc::step_disruptor(count),
+                _ => inproc::step_slick(count, &opts),
+            };
+            return Outcome {
+                run: run.into(),
+                imp: imp.into(),
+                count,
+                secs: dt.as_secs_f64(),
+                ns_per_step: Some(dt.as_nanos() as f64 / count as f64),
+                note,
+                ..Default::default()
+            };
+        }
+        _ => fail(&format!("no measurement for run {run} with {imp}")),
+    };
+    Outcome::throughput(run, imp, items, elapsed, &note)
+}
