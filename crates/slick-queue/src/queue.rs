@@ -257,12 +257,12 @@ impl ByteQueue {
         self.ring.corrupt_count()
     }
 
-    /// Records this handle published after other producers had reserved
-    /// more than a whole lap past them (the producer stalled that long
-    /// between `reserve()` and `publish()`). Their positions belong to a
-    /// newer record by then, so their bytes are not written (writes of a
-    /// lapped reservation are skipped: they would corrupt the newer record);
-    /// readers see such a record as overwritten, or count it as lost.
+    /// Writes this handle skipped because other producers had reserved
+    /// more than a whole lap past the record (this producer stalled that
+    /// long between `reserve()` and its writes). The positions belong to a
+    /// newer record by then, so writing them would corrupt it; the record
+    /// is still published (readers see it as overwritten, or count it as
+    /// lost).
     pub fn overrun_count(&self) -> u64 {
         self.ring.overrun_count()
     }
@@ -510,7 +510,10 @@ impl<T: Pod> Queue<T> {
     /// Writes one element at `index`.
     #[inline]
     pub fn write(&self, index: u64, value: T) -> Result<()> {
-        self.inner.ring().write_bytes(index, 0, bytemuck::bytes_of(&value))
+        // Element `index` always lies inside the ring (positions are taken
+        // modulo the capacity), so one element needs no range check.
+        self.inner.ring().write_element(index, bytemuck::bytes_of(&value));
+        Ok(())
     }
 
     /// Writes consecutive elements starting at `index`.
@@ -522,9 +525,10 @@ impl<T: Pod> Queue<T> {
     /// Reserves, writes and publishes one element; returns its index.
     #[inline]
     pub fn push(&self, value: T) -> Result<u64> {
-        let index = self.inner.reserve(1)?;
-        self.write(index, value)?;
-        self.inner.publish(index, 1)?;
+        let ring = self.inner.ring();
+        let index = ring.reserve(1)?;
+        ring.write_element(index, bytemuck::bytes_of(&value));
+        ring.publish(index, 1)?;
         Ok(index)
     }
 
@@ -698,7 +702,7 @@ impl<'q, T: Pod> Record<'q, T> {
     #[inline]
     pub fn value(&self) -> T {
         let mut v = T::zeroed();
-        self.ring.copy_record(self.found, 0, bytemuck::bytes_of_mut(&mut v));
+        self.ring.load_element(self.found, 0, bytemuck::bytes_of_mut(&mut v));
         v
     }
 
@@ -709,7 +713,7 @@ impl<'q, T: Pod> Record<'q, T> {
             return None;
         }
         let mut v = T::zeroed();
-        self.ring.copy_record(self.found, i * std::mem::size_of::<T>(), bytemuck::bytes_of_mut(&mut v));
+        self.ring.load_element(self.found, i, bytemuck::bytes_of_mut(&mut v));
         Some(v)
     }
 

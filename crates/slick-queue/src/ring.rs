@@ -53,12 +53,13 @@ use crate::options::Options;
 use crate::region::Region;
 use crate::sync::{cpu_relax, fence, AtomicU64, CachePadded, Ordering};
 
+/// The 48 bits of an element index the reservation word holds (indices
+/// are compared modulo 2^48).
+const INDEX_MASK: u64 = (1 << 48) - 1;
+
 /// Upper bound on the retries of one read call (wrap jumps, recycled slots,
 /// lost cursor races). Far above anything a real workload needs in one call.
 pub(crate) const MAX_READ_STEPS: u32 = 1024;
-
-/// The 48 bits of an element index the reservation word holds.
-const INDEX_MASK: u64 = (1 << 48) - 1;
 
 /// A record located by a read: its element index and its length in elements
 /// (already clamped to the ring).
@@ -79,6 +80,15 @@ pub(crate) struct Ring {
     reset_check: bool,
     loss_detection: bool,
     cpu_relax: bool,
+    /// This handle's counters, in an allocation of their own: a `Ring`
+    /// holds no interior mutability inline, so the compiler may keep its
+    /// fields (mask, size, pointers) in registers across the atomic stores
+    /// of the hot path.
+    counters: Box<Counters>,
+}
+
+/// Per-handle event counters (not shared through the segment).
+struct Counters {
     loss: CachePadded<AtomicU64>,
     corrupt: AtomicU64,
     overrun: AtomicU64,
@@ -99,9 +109,11 @@ impl Ring {
             reset_check: options.reset_check,
             loss_detection: options.loss_detection,
             cpu_relax: options.cpu_relax,
-            loss: CachePadded(AtomicU64::new(0)),
-            corrupt: AtomicU64::new(0),
-            overrun: AtomicU64::new(0),
+            counters: Box::new(Counters {
+                loss: CachePadded(AtomicU64::new(0)),
+                corrupt: AtomicU64::new(0),
+                overrun: AtomicU64::new(0),
+            }),
         }
     }
 
@@ -117,6 +129,24 @@ impl Ring {
     #[inline]
     fn need(&self, n: u64) -> u64 {
         (n + self.ips_mask) & !self.ips_mask
+    }
+
+    #[cold]
+    fn reserve_error(&self, n: u32) -> Error {
+        if n == 0 {
+            Error::ZeroElements
+        } else {
+            Error::TooManyElements { n: u64::from(n), size: self.size as u32 }
+        }
+    }
+
+    #[cold]
+    fn publish_error(&self, pos: u64, n: u32) -> Error {
+        if n == 0 {
+            Error::ZeroElements
+        } else {
+            Error::OutOfRange { position: pos, len: u64::from(n), size: self.size as u32 }
+        }
     }
 
     /// The control slot that covers ring position `pos`.
@@ -145,11 +175,9 @@ impl Ring {
     /// readers.
     #[inline]
     pub fn reserve(&self, n: u32) -> Result<u64> {
-        if n == 0 {
-            return Err(Error::ZeroElements);
-        }
-        if u64::from(n) > self.size {
-            return Err(Error::TooManyElements { n: u64::from(n), size: self.size as u32 });
+        // One compare for both errors: n - 1 wraps to u64::MAX for n == 0.
+        if u64::from(n).wrapping_sub(1) >= self.size {
+            return Err(self.reserve_error(n));
         }
         let r = self.region.reserved();
         if n == 1 && self.shift == 0 {
@@ -200,19 +228,8 @@ impl Ring {
     #[inline]
     pub fn publish(&self, index: u64, n: u32) -> Result<()> {
         let pos = index & self.mask;
-        if n == 0 {
-            return Err(Error::ZeroElements);
-        }
-        if u64::from(n) > self.size - pos {
-            return Err(Error::OutOfRange { position: pos, len: u64::from(n), size: self.size as u32 });
-        }
-        if self.lapped(index) {
-            // Its bytes were not written (or may have landed on the newer
-            // record at these positions); it is published all the same: the
-            // slot moving back a lap is what hides a newer record a late
-            // store may have clobbered from readers, and tells readers of
-            // the newer record's `is_overwritten()` (see there).
-            self.overrun.fetch_add(1, Ordering::Relaxed);
+        if u64::from(n).wrapping_sub(1) >= self.size - pos {
+            return Err(self.publish_error(pos, n));
         }
         let s = self.slot_of(pos);
         s.size.store(n, Ordering::Relaxed);
@@ -235,22 +252,10 @@ impl Ring {
         reserved_index(self.region.reserved().load(Ordering::Relaxed))
     }
 
-    /// Whether elements have been reserved more than a lap past `index`: a
-    /// producer that still holds the reservation at `index` has been lapped,
-    /// and its positions belong to a newer record. Its writes are skipped
-    /// (see `write_bytes`): they could only clobber that newer record, and
-    /// `is_overwritten` looks for *later* reservations, not older ones.
-    /// Indices are compared modulo 2^48, the width of the reservation
-    /// word's index.
-    #[inline]
-    fn lapped(&self, index: u64) -> bool {
-        self.reserved_index().wrapping_sub(index) & INDEX_MASK > self.size
-    }
-
     #[inline]
     fn count_loss(&self, lost: u64) {
         if lost != 0 && self.loss_detection {
-            self.loss.fetch_add(lost, Ordering::Relaxed);
+            self.counters.loss.fetch_add(lost, Ordering::Relaxed);
         }
     }
 
@@ -268,7 +273,7 @@ impl Ring {
     #[inline]
     fn count_corrupt(&self, corrupt: bool) {
         if corrupt {
-            self.corrupt.fetch_add(1, Ordering::Relaxed);
+            self.counters.corrupt.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -405,18 +410,18 @@ impl Ring {
 
     pub fn loss_count(&self) -> u64 {
         if self.loss_detection {
-            self.loss.load(Ordering::Relaxed)
+            self.counters.loss.load(Ordering::Relaxed)
         } else {
             0
         }
     }
 
     pub fn corrupt_count(&self) -> u64 {
-        self.corrupt.load(Ordering::Relaxed)
+        self.counters.corrupt.load(Ordering::Relaxed)
     }
 
     pub fn overrun_count(&self) -> u64 {
-        self.overrun.load(Ordering::Relaxed)
+        self.counters.overrun.load(Ordering::Relaxed)
     }
 
     /// Re-initializes the slots, then the reservation word, then the
@@ -431,9 +436,9 @@ impl Ring {
         }
         self.region.reserved().store(0, Ordering::Release);
         self.region.last_published().store(EMPTY_INDEX, Ordering::Release);
-        self.loss.store(0, Ordering::Relaxed);
-        self.corrupt.store(0, Ordering::Relaxed);
-        self.overrun.store(0, Ordering::Relaxed);
+        self.counters.loss.store(0, Ordering::Relaxed);
+        self.counters.corrupt.store(0, Ordering::Relaxed);
+        self.counters.overrun.store(0, Ordering::Relaxed);
     }
 
     /// Byte offset in the data array of element index `index`.
@@ -444,8 +449,8 @@ impl Ring {
 
     /// Writes `src` at `byte_offset` bytes into element `index`; it may span
     /// several elements but not run past the end of the ring. Nothing is
-    /// written if the reservation at `index` has been lapped (the publish
-    /// that follows counts it in `overrun_count`).
+    /// written if the reservation at `index` has been lapped (counted in
+    /// `overrun_count`).
     #[inline]
     pub fn write_bytes(&self, index: u64, byte_offset: usize, src: &[u8]) -> Result<()> {
         let start = self.byte_pos(index);
@@ -466,42 +471,65 @@ impl Ring {
         Ok(())
     }
 
-    /// Called before a producer stores bytes at element `index`. Returns
-    /// `false` (store nothing) if the reservation has been lapped.
+    /// Called before a producer stores bytes at element `index`: `false`
+    /// (store nothing, count it in `overrun_count()`) if the ring has been
+    /// reserved more than a lap past `index`. A producer that stalled that
+    /// long between `reserve` and its writes no longer owns these positions:
+    /// a newer record lives there, and its stores could only corrupt it in a
+    /// way `is_overwritten()` cannot see (that check looks for *later*
+    /// reservations). `publish` still happens: the slot moving back a lap
+    /// makes readers of the newer record see it overwritten, and later
+    /// readers count the lap as lost.
     ///
-    /// Otherwise, if the slot of `index`'s position holds a record that
-    /// starts there (an older lap's, or, if this producer was preempted
-    /// after the lap check, a newer one), it first *invalidates* the slot
-    /// (stores `EMPTY_INDEX`, which every peer reads as "not published
-    /// yet"), then issues a `Release` fence so the stores that follow are
-    /// ordered after it. That closes the window between the lap check and
-    /// the stores for records at the same position: a reader whose copy of
-    /// the newer record contains one of our late bytes sees, after its
-    /// `Acquire` fence, the slot no longer naming that record
-    /// (`is_overwritten()`). Wrap markers (a slot whose index lies at another
-    /// position) are left alone, so writing element `k` of a record never
-    /// strands a reader that still has to follow one. A reader waiting at
-    /// the position just sees "nothing yet" until `publish`.
+    /// The check reads the reservation word, which a producer has just
+    /// written (it is in its cache). Checking the slot instead costs a load
+    /// of a line the consumers read, which in a two-thread run a halved the
+    /// throughput. A producer preempted *between* this check and its stores
+    /// can still land stores late; that residual window is a limit of the
+    /// wire format (no peer can close it), see DESIGN.md "Failure modes".
     #[inline]
     fn claim_for_write(&self, index: u64) -> bool {
         if self.lapped(index) {
+            self.counters.overrun.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        let pos = index & self.mask;
-        let slot = self.slot_of(pos);
-        let d = slot.data_index.load(Ordering::Relaxed);
-        if d != EMPTY_INDEX && d & self.mask == pos {
-            slot.data_index.store(EMPTY_INDEX, Ordering::Relaxed);
-        }
-        fence(Ordering::Release);
         true
+    }
+
+    /// Whether the ring has been reserved more than a lap past `index`.
+    #[inline]
+    fn lapped(&self, index: u64) -> bool {
+        self.reserved_index().wrapping_sub(index) & INDEX_MASK > self.size
+    }
+
+    /// Writes one whole element at `index`; `src.len()` must be the queue's
+    /// element size (the typed queue guarantees it: its element size is
+    /// `size_of::<T>()`). Taking the size from `src` lets a typed caller's
+    /// constant size reach the offset arithmetic. (A wrong length is still
+    /// memory-safe: the region clamps every copy.)
+    #[inline]
+    pub fn write_element(&self, index: u64, src: &[u8]) {
+        debug_assert_eq!(src.len(), self.element_size);
+        if self.claim_for_write(index) {
+            self.region.store_bytes((index & self.mask) as usize * src.len(), src);
+        }
+    }
+
+    /// Copies element `k` of a found record into `dst`, whose length is the
+    /// element size (see `write_element`); `k < found.len`.
+    #[inline]
+    pub fn load_element(&self, found: Found, k: usize, dst: &mut [u8]) {
+        debug_assert_eq!(dst.len(), self.element_size);
+        let pos = (found.index & self.mask) as usize + k;
+        self.region.load_bytes(pos * dst.len(), dst);
     }
 
     /// Zero-fills `len` bytes from `byte_offset` bytes into element `index`
     /// (clamped to the ring), unless the reservation has been lapped.
     #[inline]
     pub fn zero_bytes(&self, index: u64, byte_offset: usize, len: usize) {
-        if self.claim_for_write(index) {
+        // Not counted again: `push` zero-fills right after `write_bytes`.
+        if !self.lapped(index) {
             self.region.zero_bytes(self.byte_pos(index).saturating_add(byte_offset), len);
         }
     }
