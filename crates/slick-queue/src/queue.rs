@@ -512,7 +512,7 @@ impl<T: Pod> Queue<T> {
     pub fn write(&self, index: u64, value: T) -> Result<()> {
         // Element `index` always lies inside the ring (positions are taken
         // modulo the capacity), so one element needs no range check.
-        self.inner.ring().write_element(index, bytemuck::bytes_of(&value));
+        write_one(self.inner.ring(), index, value);
         Ok(())
     }
 
@@ -527,7 +527,7 @@ impl<T: Pod> Queue<T> {
     pub fn push(&self, value: T) -> Result<u64> {
         let ring = self.inner.ring();
         let index = ring.reserve(1)?;
-        ring.write_element(index, bytemuck::bytes_of(&value));
+        write_one(ring, index, value);
         ring.publish(index, 1)?;
         Ok(index)
     }
@@ -701,9 +701,7 @@ impl<'q, T: Pod> Record<'q, T> {
     /// A copy of the first element.
     #[inline]
     pub fn value(&self) -> T {
-        let mut v = T::zeroed();
-        self.ring.load_element(self.found, 0, bytemuck::bytes_of_mut(&mut v));
-        v
+        load_one(self.ring, self.found, 0)
     }
 
     /// A copy of element `i` of the record, if `i < len()`.
@@ -712,9 +710,7 @@ impl<'q, T: Pod> Record<'q, T> {
         if i >= self.len() {
             return None;
         }
-        let mut v = T::zeroed();
-        self.ring.load_element(self.found, i, bytemuck::bytes_of_mut(&mut v));
-        Some(v)
+        Some(load_one(self.ring, self.found, i))
     }
 
     /// Copies up to `dst.len()` elements into `dst`; returns how many.
@@ -737,4 +733,29 @@ impl<'q, T: Pod> Record<'q, T> {
     pub fn is_overwritten(&self) -> bool {
         self.ring.is_overwritten(self.found.index)
     }
+}
+
+/// Writes one `T` at `index` (an 8-byte `T` is one word store; the size test
+/// is resolved at compile time).
+#[inline]
+fn write_one<T: Pod>(ring: &Ring, index: u64, value: T) {
+    if std::mem::size_of::<T>() == 8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(bytemuck::bytes_of(&value));
+        ring.write_word(index, u64::from_ne_bytes(w));
+    } else {
+        ring.write_element(index, bytemuck::bytes_of(&value));
+    }
+}
+
+/// Reads element `k` of a found record as a `T` (see `write_one`).
+#[inline]
+fn load_one<T: Pod>(ring: &Ring, found: Found, k: usize) -> T {
+    let mut v = T::zeroed();
+    if std::mem::size_of::<T>() == 8 {
+        bytemuck::bytes_of_mut(&mut v).copy_from_slice(&ring.load_word(found, k).to_ne_bytes());
+    } else {
+        ring.load_element(found, k, bytemuck::bytes_of_mut(&mut v));
+    }
+    v
 }

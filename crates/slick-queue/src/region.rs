@@ -232,6 +232,21 @@ impl Region {
         Some((unsafe { base.add(offset) }, avail))
     }
 
+    /// Data word `i` (bytes `8 i .. 8 i + 8`), or 0 past the end. The
+    /// typed queues use it for 8-byte elements.
+    #[inline]
+    pub fn load_word(&self, i: usize) -> u64 {
+        self.words().get(i).map_or(0, |w| w.load(Ordering::Relaxed))
+    }
+
+    /// Stores data word `i` (nothing past the end).
+    #[inline]
+    pub fn store_word(&self, i: usize, value: u64) {
+        if let Some(w) = self.words().get(i) {
+            w.store(value, Ordering::Relaxed);
+        }
+    }
+
     /// Copies `dst.len()` bytes from data byte `offset` (clamped to the data
     /// array) into `dst`; returns the number of bytes copied.
     #[inline]

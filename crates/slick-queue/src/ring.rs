@@ -279,8 +279,35 @@ impl Ring {
 
     /// Reads the next record at a private cursor (broadcast: every cursor
     /// sees every record) and advances the cursor past it.
+    ///
+    /// The two common cases are handled inline: the record at the cursor is
+    /// published (the slot names the cursor itself, with a sane size), or
+    /// nothing new is there. Everything else (wrap markers, lapping, a
+    /// recycled slot, a corrupt size, reset detection) takes `read_slow`,
+    /// which runs the full loop of WIRE_FORMAT.md section 4 from the start.
     #[inline]
     pub fn read(&self, cursor: &mut u64) -> Option<Found> {
+        if !self.reset_check {
+            let cur = *cursor;
+            let pos = cur & self.mask;
+            let slot = self.slot_of(pos);
+            let d = slot.data_index.load(Ordering::Acquire);
+            if d == cur {
+                let n = slot.size.load(Ordering::Acquire);
+                if slot.data_index.load(Ordering::Acquire) == cur && u64::from(n).wrapping_sub(1) < self.size - pos {
+                    *cursor = cur.wrapping_add(self.need(u64::from(n)));
+                    return Some(Found { index: cur, len: n });
+                }
+            } else if d == EMPTY_INDEX || d < cur {
+                return None; // nothing new
+            }
+        }
+        self.read_slow(cursor)
+    }
+
+    /// The whole read loop (see `read`).
+    #[inline(never)]
+    fn read_slow(&self, cursor: &mut u64) -> Option<Found> {
         let mut cur = *cursor;
         let mut found = None;
         for _ in 0..MAX_READ_STEPS {
@@ -513,6 +540,22 @@ impl Ring {
         if self.claim_for_write(index) {
             self.region.store_bytes((index & self.mask) as usize * src.len(), src);
         }
+    }
+
+    /// `write_element` for 8-byte elements: one word store.
+    #[inline]
+    pub fn write_word(&self, index: u64, value: u64) {
+        debug_assert_eq!(self.element_size, 8);
+        if self.claim_for_write(index) {
+            self.region.store_word((index & self.mask) as usize, value);
+        }
+    }
+
+    /// `load_element` for 8-byte elements: one word load.
+    #[inline]
+    pub fn load_word(&self, found: Found, k: usize) -> u64 {
+        debug_assert_eq!(self.element_size, 8);
+        self.region.load_word((found.index & self.mask) as usize + k)
     }
 
     /// Copies element `k` of a found record into `dst`, whose length is the
