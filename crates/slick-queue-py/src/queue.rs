@@ -587,17 +587,15 @@ impl SlickQueue {
         if data.is_instance_of::<PyString>() {
             return Err(PyTypeError::new_err("write() takes a bytes-like object, not str: encode it first"));
         }
-        let (size, es) = (u64::from(self.size), u64::from(self.element_size));
-        with_bytes(data, |bytes| {
-            let len = bytes.len() as u64;
-            let n = len.div_ceil(es).max(1);
-            if n > size {
-                return Err(PyRuntimeError::new_err(format!(
-                    "write() of {len} bytes needs {n} elements of {es} bytes, but the queue holds only {size}; \
-                     split the data or use a larger queue"
-                )));
-            }
-            q.push(bytes).map_err(|e| self.err(e))
+        with_bytes(data, |bytes| match q.push(bytes) {
+            Ok(index) => Ok(index),
+            Err(slick_queue::Error::TooManyElements { n, size }) => Err(PyRuntimeError::new_err(format!(
+                "write() of {} bytes needs {n} elements of {} bytes, but the queue holds only {size}; \
+                 split the data or use a larger queue",
+                bytes.len(),
+                self.element_size
+            ))),
+            Err(e) => Err(self.err(e)),
         })?
     }
 

@@ -163,7 +163,8 @@ impl ByteQueue {
     /// for one record. Returns the record's index.
     pub fn push(&self, bytes: &[u8]) -> Result<u64> {
         let es = self.ring.element_size();
-        let n = bytes.len().div_ceil(es).max(1);
+        // The common case, data that fits one element, without a division.
+        let n = if bytes.len() <= es { 1 } else { bytes.len().div_ceil(es) };
         let n = u32::try_from(n).map_err(|_| Error::TooManyElements { n: n as u64, size: self.capacity() })?;
         let index = self.ring.reserve(n)?;
         self.ring.write_bytes(index, 0, bytes)?;
