@@ -168,6 +168,18 @@ pub fn fail(msg: &str) -> ! {
     std::process::exit(2)
 }
 
+/// `result.or_fail("what")`: the value, or a clear one-line failure and
+/// exit status 2 (never a panic), naming what could not be done.
+pub trait OrFail<T> {
+    fn or_fail(self, what: &str) -> T;
+}
+
+impl<T, E: std::fmt::Display> OrFail<T> for Result<T, E> {
+    fn or_fail(self, what: &str) -> T {
+        self.unwrap_or_else(|e| fail(&format!("{what}: {e}")))
+    }
+}
+
 /// One measurement, printed as a `RESULT {json}` line for the driver.
 #[derive(Serialize, Default)]
 pub struct Outcome {
@@ -216,7 +228,7 @@ impl Outcome {
     }
 
     pub fn print(&self) {
-        println!("RESULT {}", serde_json::to_string(self).expect("serializable"));
+        println!("RESULT {}", serde_json::to_string(self).or_fail("serializable"));
     }
 }
 
@@ -234,7 +246,7 @@ pub fn latency(h: &hdrhistogram::Histogram<u64>) -> Latency {
     for p in [0.99, 0.999, 0.9999, 0.99999] {
         curve.push((p * 100.0, q(p)));
     }
-    curve.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    curve.sort_by(|a, b| a.0.total_cmp(&b.0));
     curve.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-9);
     Latency { p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: h.max() as f64, mean: h.mean(), curve }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use slick_queue::{Options, Pod, Queue};
 
+use crate::common::OrFail;
 use crate::common::*;
 
 /// An element type of a run: built from a tagged sequence number and
@@ -83,7 +84,7 @@ fn two_roles<'a>(producers: Vec<Role<'a>>, consumer: Box<dyn FnOnce(&Ctx) + Send
             consumer(ctx);
             t0.elapsed()
         });
-        h.join().expect("consumer thread")
+        h.join().unwrap_or_else(|_| fail("the consumer thread panicked"))
     })
 }
 
@@ -107,7 +108,7 @@ impl Shape {
 // ---------------------------------------------------------------- slick
 
 pub fn slick<E: Elem>(shape: Shape, opts: &Options) -> Duration {
-    let q = Queue::<E>::with_options(SIZE as u32, opts).expect("queue");
+    let q = Queue::<E>::with_options(SIZE as u32, opts).or_fail("queue");
     let q = &q;
     let k = shape.batch;
     let producers: Vec<Role> = (0..shape.producers)
@@ -119,16 +120,16 @@ pub fn slick<E: Elem>(shape: Shape, opts: &Options) -> Duration {
                 let mut s = 0;
                 while s < shape.per_producer {
                     w.wait(last, k);
-                    let i = q.reserve(k as u32).expect("reserve");
+                    let i = q.reserve(k as u32).or_fail("reserve");
                     if k == 1 {
-                        q.write(i, E::make(tag(p, s))).expect("write");
+                        q.write(i, E::make(tag(p, s))).or_fail("write");
                     } else {
                         for (j, e) in buf.iter_mut().enumerate() {
                             *e = E::make(tag(p, s + j as u64));
                         }
-                        q.write_slice(i, &buf).expect("write");
+                        q.write_slice(i, &buf).or_fail("write");
                     }
-                    q.publish(i, k as u32).expect("publish");
+                    q.publish(i, k as u32).or_fail("publish");
                     last = i;
                     s += k;
                 }
@@ -224,7 +225,7 @@ pub fn mpsc<E: Elem>(shape: Shape) -> Duration {
                 let mut w = Window::new(&ctx.consumed, SIZE);
                 for s in 0..shape.per_producer {
                     w.wait(s, 1);
-                    tx.send(E::make(tag(p, s))).expect("send");
+                    tx.send(E::make(tag(p, s))).or_fail("send");
                 }
             }) as Role
         })
@@ -326,7 +327,7 @@ pub fn disruptor<E: Elem>(shape: Shape) -> Duration {
 
 /// Run g for slick-queue: reserve + write + publish + read, `count` steps.
 pub fn step_slick(count: u64, opts: &Options) -> Duration {
-    let q = Queue::<u64>::with_options(SIZE as u32, opts).expect("queue");
+    let q = Queue::<u64>::with_options(SIZE as u32, opts).or_fail("queue");
     let mut cursor = 0u64;
     let t0 = Instant::now();
     for s in 0..count {
@@ -338,9 +339,9 @@ pub fn step_slick(count: u64, opts: &Options) -> Duration {
 /// One step of run g (also used by the criterion bench).
 #[inline]
 pub fn slick_step(q: &Queue<u64>, cursor: &mut u64, s: u64) {
-    let i = q.reserve(1).expect("reserve");
-    q.write(i, s).expect("write");
-    q.publish(i, 1).expect("publish");
+    let i = q.reserve(1).or_fail("reserve");
+    q.write(i, s).or_fail("write");
+    q.publish(i, 1).or_fail("publish");
     match q.read(cursor) {
         Some(r) if r.value() == s => {}
         _ => fail("step: read back a different value"),

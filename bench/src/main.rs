@@ -121,7 +121,7 @@ fn main() {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&cells).expect("json"));
+            println!("{}", serde_json::to_string_pretty(&cells).or_fail("json"));
         }
         Some("run") if args.len() >= 3 => {
             let (run, imp) = (args[1].as_str(), args[2].as_str());

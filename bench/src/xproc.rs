@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use slick_queue::{Options, Queue, SharedCursor};
 
+use crate::common::OrFail;
 use crate::common::*;
 
 /// Ping-pong queue size (two queues of 1024).
@@ -47,11 +48,11 @@ pub struct Control {
 impl Control {
     pub fn create(n: &Names) -> Control {
         let o = Options::new();
-        let mk = |w: &str| SharedCursor::create_or_open(&n.word(w), &o).expect("control word");
+        let mk = |w: &str| SharedCursor::create_or_open(&n.word(w), &o).or_fail("control word");
         Control { consumed: mk("consumed"), ready: mk("ready"), go: mk("go") }
     }
     pub fn open(n: &Names) -> Control {
-        let mk = |w: &str| SharedCursor::open(&n.word(w)).expect("control word");
+        let mk = |w: &str| SharedCursor::open(&n.word(w)).or_fail("control word");
         Control { consumed: mk("consumed"), ready: mk("ready"), go: mk("go") }
     }
     pub fn remove(n: &Names) {
@@ -81,12 +82,12 @@ impl Control {
 }
 
 fn spawn_child(run: &str, imp: &str, names: &Names, count: u64) -> Child {
-    let exe = std::env::current_exe().expect("own executable");
-    Command::new(exe).args(["child", run, imp, &names.base, &count.to_string()]).spawn().expect("spawn child process")
+    let exe = std::env::current_exe().or_fail("own executable");
+    Command::new(exe).args(["child", run, imp, &names.base, &count.to_string()]).spawn().or_fail("spawn child process")
 }
 
 fn join_child(mut child: Child) {
-    let st = child.wait().expect("wait for child");
+    let st = child.wait().or_fail("wait for child");
     if !st.success() {
         fail(&format!("child process failed: {st}"));
     }
@@ -105,7 +106,7 @@ pub fn slick_options(imp: &str) -> Options {
 pub fn e_slick(imp: &str, count: u64) -> Duration {
     let names = Names::fresh("e");
     let opts = slick_options(imp);
-    let q = Queue::<u64>::create_or_open(&names.q(0), SIZE as u32, &opts).expect("create queue");
+    let q = Queue::<u64>::create_or_open(&names.q(0), SIZE as u32, &opts).or_fail("create queue");
     let ctl = Control::create(&names);
     let mut child = spawn_child("e", imp, &names, count);
     pin(CONSUMER_CPU);
@@ -135,16 +136,16 @@ pub fn e_slick(imp: &str, count: u64) -> Duration {
 /// Child of run e for slick-queue: opens the queue by name, produces.
 pub fn e_slick_child(imp: &str, names: &Names, count: u64) {
     pin(PRODUCER_CPU);
-    let q = Queue::<u64>::open(&names.q(0), &slick_options(imp)).expect("open queue");
+    let q = Queue::<u64>::open(&names.q(0), &slick_options(imp)).or_fail("open queue");
     let ctl = Control::open(&names_ref(names));
     ctl.child_ready();
     let mut w = Window::new(&ctl.consumed, SIZE);
     let mut last = 0;
     for s in 0..count {
         w.wait(last, 1);
-        let i = q.reserve(1).expect("reserve");
-        q.write(i, s).expect("write");
-        q.publish(i, 1).expect("publish");
+        let i = q.reserve(1).or_fail("reserve");
+        q.write(i, s).or_fail("write");
+        q.publish(i, 1).or_fail("publish");
         last = i;
     }
 }
@@ -159,18 +160,18 @@ fn names_ref(n: &Names) -> Names {
 pub fn f_slick(imp: &str, count: u64) -> hdrhistogram::Histogram<u64> {
     let names = Names::fresh("f");
     let opts = slick_options(imp);
-    let ping = Queue::<u64>::create_or_open(&names.q(0), PING_SIZE, &opts).expect("create queue");
-    let pong = Queue::<u64>::create_or_open(&names.q(1), PING_SIZE, &opts).expect("create queue");
+    let ping = Queue::<u64>::create_or_open(&names.q(0), PING_SIZE, &opts).or_fail("create queue");
+    let pong = Queue::<u64>::create_or_open(&names.q(1), PING_SIZE, &opts).or_fail("create queue");
     let ctl = Control::create(&names);
     let total = WARMUP + count;
     let mut child = spawn_child("f", imp, &names, total);
     pin(CONSUMER_CPU);
-    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).or_fail("histogram");
     ctl.start(&mut child);
     let mut cursor = 0u64;
     let mut t = Instant::now();
     for s in 0..total {
-        ping.push(s).expect("push");
+        ping.push(s).or_fail("push");
         loop {
             // Pure spin: no yield, no backoff.
             if let Some(r) = pong.read(&mut cursor) {
@@ -183,7 +184,7 @@ pub fn f_slick(imp: &str, count: u64) -> hdrhistogram::Histogram<u64> {
         }
         let now = Instant::now();
         if s >= WARMUP {
-            h.record((now - t).as_nanos() as u64).expect("record");
+            h.record((now - t).as_nanos() as u64).or_fail("record");
         }
         t = now;
     }
@@ -198,8 +199,8 @@ pub fn f_slick(imp: &str, count: u64) -> hdrhistogram::Histogram<u64> {
 pub fn f_slick_child(imp: &str, names: &Names, total: u64) {
     pin(PRODUCER_CPU);
     let opts = slick_options(imp);
-    let ping = Queue::<u64>::open(&names.q(0), &opts).expect("open queue");
-    let pong = Queue::<u64>::open(&names.q(1), &opts).expect("open queue");
+    let ping = Queue::<u64>::open(&names.q(0), &opts).or_fail("open queue");
+    let pong = Queue::<u64>::open(&names.q(1), &opts).or_fail("open queue");
     let ctl = Control::open(&names_ref(names));
     ctl.child_ready();
     let mut cursor = 0u64;
@@ -207,7 +208,7 @@ pub fn f_slick_child(imp: &str, names: &Names, total: u64) {
     while s < total {
         if let Some(r) = ping.read(&mut cursor) {
             let v = r.value();
-            pong.push(v).expect("push");
+            pong.push(v).or_fail("push");
             s += 1;
         } else {
             std::hint::spin_loop();
@@ -225,13 +226,13 @@ pub mod ice {
 
     fn node() -> Node<ipc::Service> {
         set_log_level(LogLevel::Error);
-        NodeBuilder::new().create::<ipc::Service>().expect("iceoryx2 node")
+        NodeBuilder::new().create::<ipc::Service>().or_fail("iceoryx2 node")
     }
 
     type PortFactory = iceoryx2::service::port_factory::publish_subscribe::PortFactory<ipc::Service, u64, ()>;
 
     fn service(node: &Node<ipc::Service>, name: &str, buffer: usize) -> PortFactory {
-        let name: ServiceName = name.try_into().expect("service name");
+        let name: ServiceName = name.try_into().or_fail("service name");
         node.service_builder(&name)
             .publish_subscribe::<u64>()
             .max_publishers(1)
@@ -240,7 +241,7 @@ pub mod ice {
             .subscriber_max_buffer_size(buffer)
             .enable_safe_overflow(false)
             .open_or_create()
-            .expect("iceoryx2 service")
+            .or_fail("iceoryx2 service")
     }
 
     fn service_name(names: &Names, i: u32) -> String {
@@ -252,7 +253,7 @@ pub mod ice {
         let names = Names::fresh("e");
         let node = node();
         let svc = service(&node, &service_name(&names, 0), SIZE as usize);
-        let sub = svc.subscriber_builder().buffer_size(SIZE as usize).create().expect("subscriber");
+        let sub = svc.subscriber_builder().buffer_size(SIZE as usize).create().or_fail("subscriber");
         let ctl = Control::create(&names);
         let mut child = spawn_child("e", "iceoryx2", &names, count);
         pin(CONSUMER_CPU);
@@ -261,7 +262,7 @@ pub mod ice {
         let mut spin = Spin::new();
         let mut got = 0;
         while got < count {
-            match sub.receive().expect("receive") {
+            match sub.receive().or_fail("receive") {
                 Some(sample) => {
                     chk.check(*sample);
                     got += 1;
@@ -282,14 +283,14 @@ pub mod ice {
         pin(PRODUCER_CPU);
         let node = node();
         let svc = service(&node, &service_name(names, 0), SIZE as usize);
-        let publisher = svc.publisher_builder().create().expect("publisher");
+        let publisher = svc.publisher_builder().create().or_fail("publisher");
         let ctl = Control::open(&names_ref(names));
         ctl.child_ready();
         let mut w = Window::new(&ctl.consumed, SIZE);
         for s in 0..count {
             w.wait(s, 1);
-            let sample = publisher.loan_uninit().expect("loan");
-            sample.write_payload(s).send().expect("send");
+            let sample = publisher.loan_uninit().or_fail("loan");
+            sample.write_payload(s).send().or_fail("send");
         }
     }
 
@@ -299,7 +300,7 @@ pub mod ice {
         let node = node();
         let ping = service(&node, &service_name(&names, 0), PING_SIZE as usize);
         let pong = service(&node, &service_name(&names, 1), PING_SIZE as usize);
-        let sub = pong.subscriber_builder().create().expect("subscriber");
+        let sub = pong.subscriber_builder().create().or_fail("subscriber");
         let ctl = Control::create(&names);
         let total = WARMUP + count;
         let mut child = spawn_child("f", "iceoryx2", &names, total);
@@ -308,15 +309,15 @@ pub mod ice {
         while ctl.ready.load(Ordering::Acquire) == 0 {
             spin.wait();
         }
-        let publisher = ping.publisher_builder().create().expect("publisher");
+        let publisher = ping.publisher_builder().create().or_fail("publisher");
         pin(CONSUMER_CPU);
-        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).or_fail("histogram");
         ctl.start(&mut child);
         let mut t = Instant::now();
         for s in 0..total {
-            publisher.loan_uninit().expect("loan").write_payload(s).send().expect("send");
+            publisher.loan_uninit().or_fail("loan").write_payload(s).send().or_fail("send");
             loop {
-                if let Some(sample) = sub.receive().expect("receive") {
+                if let Some(sample) = sub.receive().or_fail("receive") {
                     if *sample != s {
                         fail(&format!("ping-pong: sent {s}, got {}", *sample));
                     }
@@ -326,7 +327,7 @@ pub mod ice {
             }
             let now = Instant::now();
             if s >= WARMUP {
-                h.record((now - t).as_nanos() as u64).expect("record");
+                h.record((now - t).as_nanos() as u64).or_fail("record");
             }
             t = now;
         }
@@ -341,16 +342,16 @@ pub mod ice {
         let node = node();
         let ping = service(&node, &service_name(names, 0), PING_SIZE as usize);
         let pong = service(&node, &service_name(names, 1), PING_SIZE as usize);
-        let sub = ping.subscriber_builder().create().expect("subscriber");
-        let publisher = pong.publisher_builder().create().expect("publisher");
+        let sub = ping.subscriber_builder().create().or_fail("subscriber");
+        let publisher = pong.publisher_builder().create().or_fail("publisher");
         let ctl = Control::open(&names_ref(names));
         ctl.child_ready();
         let mut s = 0;
         while s < total {
-            if let Some(sample) = sub.receive().expect("receive") {
+            if let Some(sample) = sub.receive().or_fail("receive") {
                 let v = *sample;
                 drop(sample);
-                publisher.loan_uninit().expect("loan").write_payload(v).send().expect("send");
+                publisher.loan_uninit().or_fail("loan").write_payload(v).send().or_fail("send");
                 s += 1;
             } else {
                 std::hint::spin_loop();
