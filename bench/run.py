@@ -9,7 +9,7 @@ builds what this needs and then calls this script with the bench virtualenv.
     bench/run --render-only FILE   re-render docs/ from a results JSON
 
 Every cell is 5 separate process runs (median, min, max), implementations
-alternating A, B, C, A, B, C ... within a run id (BENCH_PROTOCOL.md).
+alternating A, B, C, A, B, C ... within a run id (`docs/spec/BENCH_PROTOCOL.md`).
 """
 from __future__ import annotations
 
@@ -52,9 +52,9 @@ OURS = ("slick", "slick-nolast")
 
 PY_TESTS = ["step", "xput", "pingpong"]
 PY_LABELS = {
-    "ours:slick-seed": "slick-queue binding, seed pattern",
+    "ours:slick-readme": "slick-queue binding, README pattern",
     "ours:slick-fast": "slick-queue binding, one-call write + batch read",
-    "peer:slick-seed": "slick-queue-py 2.3.0 (pure Python), seed pattern",
+    "peer:slick-readme": "slick-queue-py 2.3.0 (pure Python), README pattern",
     "bench:mpqueue": "multiprocessing.Queue",
     "bench:faster-fifo": "faster-fifo",
     "bench:iceoryx2": "iceoryx2 (Python)",
@@ -231,13 +231,13 @@ def python_runs(args, reps: int, smoke: bool) -> dict:
             notes[role] = f"{py}: cannot run the script ({p.stderr.strip()[-200:]})"
             continue
         avail = json.loads(p.stdout)
-        wanted = {"ours": ["slick-seed", "slick-fast"], "peer": ["slick-seed"]}.get(
+        wanted = {"ours": ["slick-readme", "slick-fast"], "peer": ["slick-readme"]}.get(
             role, ["mpqueue", "faster-fifo", "iceoryx2"]
         )
         for imp in wanted:
             key = f"{role}:{imp}"
             a = avail.get(imp, {})
-            if role == "ours" and imp == "slick-seed" and a.get("available") and not a.get("native"):
+            if role == "ours" and imp == "slick-readme" and a.get("available") and not a.get("native"):
                 notes[role] = f"{py}: slick_queue_py there is not the native binding ({a.get('file')})"
                 break
             if role == "peer" and a.get("version") not in (None, "2.3.0"):
@@ -377,21 +377,21 @@ def targets(data: dict) -> list[tuple[str, str, str]]:
         c = P.get(test, {}).get(key, {})
         return c.get(field, {}).get("median") if isinstance(c.get(field), dict) else None
 
-    peer_step = pmed("step", "peer:slick-seed", "step_ns")
-    ours_seed = pmed("step", "ours:slick-seed", "step_ns")
+    peer_step = pmed("step", "peer:slick-readme", "step_ns")
+    ours_readme = pmed("step", "ours:slick-readme", "step_ns")
     ours_fast = pmed("step", "ours:slick-fast", "step_ns")
     if peer_step is not None:
-        if ours_seed is not None:
-            rows.append(("Python per-item produce+consume, seed pattern: >= 10x slick-queue-py",
-                         f"{peer_step / ours_seed:.1f}x", verdict(peer_step / ours_seed >= 10)))
+        if ours_readme is not None:
+            rows.append(("Python per-item produce+consume, README pattern: >= 10x slick-queue-py",
+                         f"{peer_step / ours_readme:.1f}x", verdict(peer_step / ours_readme >= 10)))
         else:
-            rows.append(("Python per-item produce+consume, seed pattern: >= 10x slick-queue-py", "binding not measured", "pending"))
+            rows.append(("Python per-item produce+consume, README pattern: >= 10x slick-queue-py", "binding not measured", "pending"))
         if ours_fast is not None:
-            rows.append(("Python one-call write + batch read: >= 50x slick-queue-py seed",
+            rows.append(("Python one-call write + batch read: >= 50x slick-queue-py, README pattern",
                          f"{peer_step / ours_fast:.1f}x", verdict(peer_step / ours_fast >= 50)))
         else:
-            rows.append(("Python one-call write + batch read: >= 50x slick-queue-py seed", "binding not measured", "pending"))
-    ours_x = pmed("xput", "ours:slick-fast", "msgs_per_sec") or pmed("xput", "ours:slick-seed", "msgs_per_sec")
+            rows.append(("Python one-call write + batch read: >= 50x slick-queue-py, README pattern", "binding not measured", "pending"))
+    ours_x = pmed("xput", "ours:slick-fast", "msgs_per_sec") or pmed("xput", "ours:slick-readme", "msgs_per_sec")
     for peer, k in (("bench:mpqueue", 5), ("bench:iceoryx2", 2)):
         px = pmed("xput", peer, "msgs_per_sec")
         label = f"Python cross-process throughput >= {k}x {PY_LABELS[peer]}"
@@ -399,7 +399,7 @@ def targets(data: dict) -> list[tuple[str, str, str]]:
             rows.append((label, f"{ours_x / px:.1f}x", verdict(ours_x / px >= k)))
         elif px:
             rows.append((label, "binding not measured", "pending"))
-    pp = pmed("pingpong", "ours:slick-fast", "p50") or pmed("pingpong", "ours:slick-seed", "p50")
+    pp = pmed("pingpong", "ours:slick-fast", "p50") or pmed("pingpong", "ours:slick-readme", "p50")
     rows.append(("Python ping-pong p50 <= 3 µs", fmt_us(pp) if pp else "binding not measured",
                  verdict(pp <= 3000) if pp else "pending"))
     return rows
@@ -419,7 +419,7 @@ def render(data: dict, out_dir: Path) -> None:
     L.append(f"Machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory']}, Linux {m['kernel']}; {m['rustc']}; "
              f"Python {m['python']}. Load average before/after: "
              f"{'/'.join(f'{x:.2f}' for x in m['load_before'])} / {'/'.join(f'{x:.2f}' for x in m.get('load_after', []))}.\n")
-    L.append("Protocol: `BENCH_PROTOCOL.md` (flow control through a cache-line-aligned `consumed` counter, per-producer "
+    L.append("Protocol: [`docs/spec/BENCH_PROTOCOL.md`](spec/BENCH_PROTOCOL.md) (flow control through a cache-line-aligned `consumed` counter, per-producer "
              "sequence checks, producer pinned to CPU 0 and consumer to CPU 1 except run d). Every figure is the median "
              f"of {data['reps']} separate process runs, with min and max; implementations alternate A, B, C, A, B, C within "
              "a run. Ratios are ours/peer for throughput and peer/ours for times, so **above 1 means slick-queue is faster**; "
@@ -507,7 +507,7 @@ def render(data: dict, out_dir: Path) -> None:
             if not cells:
                 continue
             L.append(f"\n### {titles[test]}\n")
-            base = "peer:slick-seed"
+            base = "peer:slick-readme"
             if test == "step":
                 L.append("| implementation | produce+consume median | min | max | produce | consume | vs slick-queue-py |")
                 L.append("|---|---|---|---|---|---|---|")
@@ -610,7 +610,7 @@ def make_charts(data: dict, charts: Path) -> list[tuple[str, str]]:
             if "curve" in c:
                 curves[IMPL_LABELS[imp]] = (c["curve"], colors.get(imp))
     P = data.get("python", {}).get("results", {}).get("pingpong", {})
-    py_colors = {"ours:slick-seed": "#e377c2", "ours:slick-fast": "#bcbd22", "peer:slick-seed": "#17becf",
+    py_colors = {"ours:slick-readme": "#e377c2", "ours:slick-fast": "#bcbd22", "peer:slick-readme": "#17becf",
                  "bench:mpqueue": "#7f7f7f", "bench:faster-fifo": "#ff7f0e", "bench:iceoryx2": "#c49c94"}
     for key, c in P.items():
         if "curve" in c:

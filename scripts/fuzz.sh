@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The libFuzzer target of issue #5: fuzz/fuzz_targets/attach.rs (arbitrary
+# The libFuzzer target for hostile segments: fuzz/fuzz_targets/attach.rs (arbitrary
 # bytes -> a /dev/shm object -> attach -> reads; the case function is
 # crates/slick-queue/tests/support/attach_case.rs, which the normal test
 # suite also replays the corpus through).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Valgrind memcheck over the multi-threaded and multi-process tests (issue #5):
+# Valgrind memcheck over the multi-threaded and multi-process tests:
 # tests/threads.rs, tests/lapping.rs and tests/processes.rs (real child
 # processes: dead producers/creators/consumers, the hostile peer, the
 # checksummed soak). The processes binary re-executes itself for its child

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Python benchmarks (BENCH_PROTOCOL.md shapes, Python-sized counts).
+"""Python benchmarks (`docs/spec/BENCH_PROTOCOL.md` shapes, Python-sized counts).
 
 One measurement per process, like the Rust harness; bench/run.py runs each
 cell 5 times, alternating implementations, and takes median/min/max.
@@ -13,7 +13,7 @@ binding (in its virtualenv) and the pure-Python ``slick-queue-py==2.3.0``
 (in the peer virtualenv): both use that module name.
 
 Implementations:
-    slick-seed   the seed's call pattern: idx = q.reserve(); q[idx][:n] = data;
+    slick-readme the original README's call pattern: idx = q.reserve(); q[idx][:n] = data;
                  q.publish(idx) / data, size, cursor = q.read(cursor)
     slick-fast   one-call write + batch read (names below); only where the
                  module has them (our binding), else reported unsupported
@@ -57,7 +57,7 @@ COUNTS = {  # (full, smoke)
 }
 WARMUP = {"pingpong": (2_000, 50)}
 
-IMPLS = ["slick-seed", "slick-fast", "mpqueue", "faster-fifo", "iceoryx2"]
+IMPLS = ["slick-readme", "slick-fast", "mpqueue", "faster-fifo", "iceoryx2"]
 TESTS = ["step", "xput", "pingpong"]
 
 PRODUCER_CPU = 0
@@ -173,8 +173,8 @@ def remove_slick(m, name: str) -> None:
             pass
 
 
-class SlickSeed:
-    """The seed's call pattern."""
+class SlickReadme:
+    """The original README's call pattern."""
 
     kind = "slick"
 
@@ -214,7 +214,7 @@ class SlickSeed:
             remove_slick(self.m, self.name)
 
 
-class SlickFast(SlickSeed):
+class SlickFast(SlickReadme):
     """One-call write and batch read."""
 
     def __init__(self, *a, **kw):
@@ -345,7 +345,7 @@ class Iceoryx2:
 def info() -> dict:
     out = {}
     si = slick_info()
-    out["slick-seed"] = dict(si) if si["available"] else si
+    out["slick-readme"] = dict(si) if si["available"] else si
     if si["available"]:
         out["slick-fast"] = (
             dict(si)
@@ -365,8 +365,8 @@ def info() -> dict:
 
 
 def make(impl: str, name=None, size=SIZE, **kw):
-    if impl == "slick-seed":
-        return SlickSeed(name, size)
+    if impl == "slick-readme":
+        return SlickReadme(name, size)
     if impl == "slick-fast":
         return SlickFast(name, size)
     if impl == "mpqueue":
@@ -419,8 +419,8 @@ def test_step(impl: str, count: int) -> dict:
 
 def producer_proc(impl, qname, ctl, count, q_obj):
     pin(PRODUCER_CPU)
-    if impl in ("slick-seed", "slick-fast"):
-        cls = SlickFast if impl == "slick-fast" else SlickSeed
+    if impl in ("slick-readme", "slick-fast"):
+        cls = SlickFast if impl == "slick-fast" else SlickReadme
         q = cls(qname, SIZE, create=False)
     elif impl == "iceoryx2":
         q = Iceoryx2(qname, SIZE, pub=True, sub=False)
@@ -457,7 +457,7 @@ def test_xput(impl: str, count: int) -> dict:
     ctx = mp.get_context("fork")
     ctl = Control()
     qname = unique("x")
-    if impl in ("slick-seed", "slick-fast"):
+    if impl in ("slick-readme", "slick-fast"):
         q = make(impl, qname, SIZE)
     elif impl == "iceoryx2":
         q = Iceoryx2(qname, SIZE, pub=False, sub=True)
@@ -498,8 +498,8 @@ def test_xput(impl: str, count: int) -> dict:
 
 def pong_proc(impl, names, ctl, total, qs):
     pin(PRODUCER_CPU)
-    if impl in ("slick-seed", "slick-fast"):
-        cls = SlickFast if impl == "slick-fast" else SlickSeed
+    if impl in ("slick-readme", "slick-fast"):
+        cls = SlickFast if impl == "slick-fast" else SlickReadme
         ping = cls(names[0], PING_SIZE, create=False)
         pong = cls(names[1], PING_SIZE, create=False)
     elif impl == "iceoryx2":
@@ -530,7 +530,7 @@ def test_pingpong(impl: str, count: int, warmup: int) -> dict:
     ctl = Control()
     names = (unique("ping"), unique("pong"))
     total = warmup + count
-    if impl in ("slick-seed", "slick-fast"):
+    if impl in ("slick-readme", "slick-fast"):
         ping = make(impl, names[0], PING_SIZE)
         pong = make(impl, names[1], PING_SIZE)
         qs = None

@@ -1,4 +1,4 @@
-//! What every run shares (BENCH_PROTOCOL.md): the spin-wait, pinning, the
+//! What every run shares (`docs/spec/BENCH_PROTOCOL.md`): the spin-wait, pinning, the
 //! flow-control window over a cache-line-aligned `consumed` counter, the
 //! start signal, and the result record printed for the driver.
 

@@ -1,4 +1,4 @@
-//! The harness of the slick-queue benchmarks (BENCH_PROTOCOL.md), shared by
+//! The harness of the slick-queue benchmarks (`docs/spec/BENCH_PROTOCOL.md`), shared by
 //! the `slick-bench` binary and the criterion bench `step` (run g).
 
 pub mod common;

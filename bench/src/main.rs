@@ -1,4 +1,4 @@
-//! `slick-bench`: one measurement per process, as BENCH_PROTOCOL.md asks
+//! `slick-bench`: one measurement per process, as `docs/spec/BENCH_PROTOCOL.md` asks
 //! (the driver, `bench/run.py`, runs it 5 times per implementation,
 //! alternating implementations, and takes median/min/max).
 //!
@@ -10,7 +10,7 @@
 //!                                       (internal) the child process of runs e and f
 //! ```
 //!
-//! Runs: a b c d e f g (see BENCH_PROTOCOL.md). Implementations: `slick`
+//! Runs: a b c d e f g (see `docs/spec/BENCH_PROTOCOL.md`). Implementations: `slick`
 //! (default options), `slick-nolast` (read_last off), `crossbeam`
 //! (crossbeam_queue::ArrayQueue), `disruptor`, `mpsc` (std::sync::mpsc
 //! sync_channel) and `iceoryx2` (runs e and f, with the `iceoryx2` feature).

@@ -1,4 +1,4 @@
-"""Rough single-thread throughput of the seed-style calls, for comparing this
+"""Rough single-thread throughput of the original README's calls, for comparing this
 package with the original pure-Python slick-queue-py (run the same script
 under each interpreter). Informal: one process, one thread, local memory.
 

@@ -1,4 +1,4 @@
-"""The SlickQueue API of PYTHON_API.md: construction, attributes, every
+"""The SlickQueue API of `docs/spec/PYTHON_API.md`: construction, attributes, every
 operation and every error path."""
 
 import struct
@@ -20,7 +20,7 @@ class NoLossDetection(QueueTraits):
 
 
 def put(q, payload, n=1):
-    """reserve/write/publish one record the seed's way; returns its index."""
+    """reserve/write/publish one record the original README's way; returns its index."""
     idx = q.reserve(n)
     es = q.element_size
     for k in range(n):

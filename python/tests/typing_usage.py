@@ -1,5 +1,5 @@
 """Type-checked (mypy --strict) by test_packaging.py: the stubs must give
-every call the type PYTHON_API.md documents. Also runs as a plain script."""
+every call the type `docs/spec/PYTHON_API.md` documents. Also runs as a plain script."""
 
 from typing import List, Optional, Tuple
 

@@ -1,6 +1,6 @@
 # The Python package slick_queue_py (crates/slick-queue-py + python/): build
 # the abi3 wheel with maturin, install it into $SLICK_VENV, run its pytest
-# suite (seed examples, API and errors, threads, processes, interop with the
+# suite (the original README's examples, API and errors, threads, processes, interop with the
 # PyPI peer in $SLICK_PEER_PYTHON, stub checks).
 set -euo pipefail
 cd "$SLICK_ROOT"

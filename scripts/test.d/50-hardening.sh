@@ -1,4 +1,4 @@
-# Issue #5 (hostile segments, dead processes, long runs), beyond what the
+# Hardening (hostile segments, dead processes, long runs), beyond what the
 # nextest run of 20-rust.sh already covers (tests/attach_fuzz.rs replays the
 # fuzz corpus and runs the proptests; tests/processes.rs has the dead-process,
 # hostile-peer, permission and soak tests; tests/lapping.rs the loss

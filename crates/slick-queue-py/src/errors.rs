@@ -1,6 +1,6 @@
 //! How a core [`slick_queue::Error`] becomes a Python exception.
 //!
-//! The contract (`PYTHON_API.md`): bad arguments and geometry mismatches are
+//! The contract (`docs/spec/PYTHON_API.md`): bad arguments and geometry mismatches are
 //! `ValueError`, a missing segment is `FileNotFoundError`, a segment that is
 //! foreign, corrupt, newer or built with other features is `RuntimeError`,
 //! and so is a record too large for the queue. Every message says what to

@@ -1,4 +1,4 @@
-//! Create-or-open and open-only: the init-state handshake of WIRE_FORMAT.md
+//! Create-or-open and open-only: the init-state handshake of `docs/spec/WIRE_FORMAT.md`
 //! section 3, and the validation that turns every disagreement between the
 //! caller and a segment into a typed error.
 //!
@@ -117,7 +117,7 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
     Ok(Attached { mapping, geometry, created: false })
 }
 
-/// Test hook for the dead-creator tests (issue #5), compiled only with the
+/// Test hook for the dead-creator tests (tests/processes), compiled only with the
 /// `failpoints` feature (the crate's own integration tests turn it on; no
 /// normal build has it): when `SLICK_QUEUE_FAILPOINT` names this point, the
 /// process stops here for good, so a test can SIGKILL a creator exactly

@@ -1,7 +1,7 @@
 //! The wire format as data: offsets, the layout marker, the header and slot
 //! structs, and the geometry arithmetic of a segment.
 //!
-//! Everything here is a transcription of `WIRE_FORMAT.md` (sections 2 and 3),
+//! Everything here is a transcription of `docs/spec/WIRE_FORMAT.md` (sections 2 and 3),
 //! the contract shared with the C++ `slick::SlickQueue` and the Python
 //! `slick-queue-py` peers. This module holds no `unsafe` and does no I/O; the
 //! struct layouts are asserted at compile time, and every size computed from
@@ -17,7 +17,7 @@ pub const SLOT_SIZE: usize = 16;
 /// `data_index` of an empty slot, and `last_published` when nothing was published.
 pub const EMPTY_INDEX: u64 = u64::MAX;
 
-/// Byte offsets of the header fields (WIRE_FORMAT.md section 2.1).
+/// Byte offsets of the header fields (`docs/spec/WIRE_FORMAT.md` section 2.1).
 pub mod offset {
     /// `reserved` (atomic u64): `index << 16 | (n & 0xFFFF)`.
     pub const RESERVED: usize = 0;
@@ -88,7 +88,7 @@ pub const fn reserved_size(word: u64) -> u32 {
     (word & 0xFFFF) as u32
 }
 
-/// One control slot (WIRE_FORMAT.md section 2.2). 16 bytes, 8-aligned.
+/// One control slot (`docs/spec/WIRE_FORMAT.md` section 2.2). 16 bytes, 8-aligned.
 #[repr(C)]
 pub(crate) struct Slot {
     /// Element index of the record published here, [`EMPTY_INDEX`] when empty.
@@ -106,7 +106,7 @@ impl Slot {
     }
 }
 
-/// The 64-byte segment header (WIRE_FORMAT.md section 2.1). Every field is an
+/// The 64-byte segment header (`docs/spec/WIRE_FORMAT.md` section 2.1). Every field is an
 /// atomic because any peer process may write any of them at any time.
 #[repr(C)]
 #[cfg_attr(loom, allow(dead_code))]
@@ -299,7 +299,7 @@ pub const fn effective_items_per_slot(raw: u32) -> u32 {
     }
 }
 
-/// Validates a segment's marker (WIRE_FORMAT.md section 2.1): the `SLQ`
+/// Validates a segment's marker (`docs/spec/WIRE_FORMAT.md` section 2.1): the `SLQ`
 /// prefix, no unknown feature bits, the items_per_slot bit agreeing with the
 /// field, and, when `want_read_last` is given, the read_last bit agreeing with
 /// this handle's setting.

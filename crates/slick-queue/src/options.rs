@@ -15,7 +15,7 @@ use std::time::Duration;
 pub const DEFAULT_MODE: u32 = 0o600;
 
 /// How long an attacher waits for a segment's creator to finish initializing
-/// it (WIRE_FORMAT.md section 3: about 2 s).
+/// it (`docs/spec/WIRE_FORMAT.md` section 3: about 2 s).
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Options for creating or opening a queue.

@@ -1,7 +1,7 @@
 //! The ring algorithm: reserve, publish, read with a private or a shared
 //! cursor, read_last, reset and loss counting, over a [`Region`].
 //!
-//! This is WIRE_FORMAT.md section 4, step for step; every peer (C++, Python,
+//! This is `docs/spec/WIRE_FORMAT.md` section 4, step for step; every peer (C++, Python,
 //! this crate) runs the same steps on the same words, so the orderings below
 //! are the contract, not an implementation detail.
 //!
@@ -284,7 +284,7 @@ impl Ring {
     /// published (the slot names the cursor itself, with a sane size), or
     /// nothing new is there. Everything else (wrap markers, lapping, a
     /// recycled slot, a corrupt size, reset detection) takes `read_slow`,
-    /// which runs the full loop of WIRE_FORMAT.md section 4 from the start.
+    /// which runs the full loop of `docs/spec/WIRE_FORMAT.md` section 4 from the start.
     #[inline]
     pub fn read(&self, cursor: &mut u64) -> Option<Found> {
         if !self.reset_check {
@@ -510,8 +510,8 @@ impl Ring {
     ///
     /// The check reads the reservation word, which a producer has just
     /// written (it is in its cache). Checking the slot instead costs a load
-    /// of a line the consumers read, which in a two-thread run a halved the
-    /// throughput. A producer preempted *between* this check and its stores
+    /// of a line the consumers read, which halved the two-thread SPSC
+    /// throughput (benchmark run a). A producer preempted *between* this check and its stores
     /// can still land stores late; that residual window is a limit of the
     /// wire format (no peer can close it), see DESIGN.md "Failure modes".
     #[inline]

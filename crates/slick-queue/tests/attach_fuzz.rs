@@ -1,5 +1,5 @@
-//! The attach path against arbitrary objects (issue #5): the same case
-//! function the libFuzzer target `fuzz/fuzz_targets/attach.rs` runs, fed by
+//! The attach path against arbitrary (hostile or corrupt) objects: the same
+//! case function the libFuzzer target `fuzz/fuzz_targets/attach.rs` runs, fed by
 //! proptest and by the checked-in corpus `fuzz/corpus/attach/`.
 //!
 //! A case writes a real `/dev/shm` object from arbitrary header bytes, control
@@ -124,7 +124,7 @@ proptest! {
     }
 }
 
-/// The edge cases issue #5 names, one by one, each a typed error.
+/// The malformed objects the hardening review listed, one by one, each a typed error.
 #[test]
 fn named_malformed_objects_are_typed_errors() {
     let quick = Options::new().init_timeout(std::time::Duration::from_millis(20));

@@ -1,4 +1,4 @@
-//! Loss accounting when readers are lapped (issue #5): what `loss_count()`
+//! Loss accounting when readers are lapped: what `loss_count()`
 //! reports must account for every element a reader skipped, including laps
 //! it jumped over through a wrap marker. Local memory only, so Miri runs it.
 

@@ -1,4 +1,4 @@
-//! Queue names at the edges (issue #5): the longest name the platform
+//! Queue names at the edges: the longest name the platform
 //! allows works end to end, with or without its leading '/'; one byte more,
 //! and every malformed name, is `Error::InvalidName` with a reason, before
 //! any object is made.

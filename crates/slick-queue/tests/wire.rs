@@ -1,5 +1,5 @@
 //! The bytes of a segment, read straight from /dev/shm, against
-//! WIRE_FORMAT.md: header offsets, magic, slot initialisation, data offset,
+//! `docs/spec/WIRE_FORMAT.md`: header offsets, magic, slot initialisation, data offset,
 //! and what reserve/publish write.
 #![cfg(target_os = "linux")]
 

@@ -1,4 +1,4 @@
-//! Names the CLI cannot use (issue #5): empty, with an inner '/', longer than
+//! Names the CLI cannot use: empty, with an inner '/', longer than
 //! the platform allows, and not UTF-8 at all (argv is bytes on Unix; the
 //! library takes `&str`). Each is a clear error with a non-zero exit code,
 //! never a panic, and nothing is created.

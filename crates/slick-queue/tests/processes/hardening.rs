@@ -1,4 +1,4 @@
-//! Issue #5 across real processes: dead producers, creators and consumers
+//! Hardening across real processes: dead producers, creators and consumers
 //! (killed with SIGKILL), a hostile peer scribbling over a live segment,
 //! permissions and creation modes, and a checksummed soak with lapping.
 //!

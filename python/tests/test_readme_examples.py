@@ -1,7 +1,8 @@
-"""Every code example of the original slick-queue-py README (the seed
-document), run as a script in a fresh interpreter against this package.
+"""Every code example of the original slick-queue-py README (v1.0, whose
+text is the Python API contract, docs/spec/PYTHON_API.md), run as a script
+in a fresh interpreter against this package.
 
-The examples live verbatim in ``seed_examples/`` (only their lost
+The examples live verbatim in ``readme_examples/`` (only their lost
 indentation restored). A test may put setup code before a fragment that uses
 names the README defines elsewhere (``q``, ``data``, ``process``...) and
 checks after it, and wraps the endless ``while True`` loops in
@@ -23,7 +24,7 @@ import pytest
 from conftest import TESTS, assert_clean_exit, fresh_name, run_python, shm_exists
 from slick_queue_py import SlickQueue
 
-EXAMPLES = TESTS / "seed_examples"
+EXAMPLES = TESTS / "readme_examples"
 
 
 def example(name):
@@ -357,7 +358,7 @@ def test_wrap_around(run_example):
     assert not shm_exists(names["wrap_test"])
 
 
-def test_every_seed_example_is_used():
+def test_every_readme_example_is_used():
     """Guards against an example file that no test runs."""
     source = open(__file__).read()
     for path in EXAMPLES.glob("*.py"):
