@@ -66,7 +66,7 @@ pub(crate) fn to_pyerr(err: Error, name: Option<&str>) -> PyErr {
                 None => PyOSError::new_err(msg),
             }
         }
-        Error::Mismatch { field, expected, found } => {
+        Error::Mismatch { field, expected, found, .. } => {
             let hint = match field {
                 "size" => format!(
                     "pass size={found}, or omit size= to open the queue with its own size; \

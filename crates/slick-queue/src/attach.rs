@@ -91,17 +91,17 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
 
     let geometry = match request {
         Request::CreateOrOpen(g) => {
-            mismatch("size", g.size(), size)?;
-            mismatch("element_size", g.element_size(), element_size)?;
-            mismatch("items_per_slot", g.items_per_slot(), ips)?;
+            mismatch(name, "size", g.size(), size)?;
+            mismatch(name, "element_size", g.element_size(), element_size)?;
+            mismatch(name, "items_per_slot", g.items_per_slot(), ips)?;
             *g
         }
         Request::Open { element_size: want_es, items_per_slot: want_ips } => {
             if let Some(es) = want_es {
-                mismatch("element_size", *es, element_size)?;
+                mismatch(name, "element_size", *es, element_size)?;
             }
             if let Some(i) = want_ips {
-                mismatch("items_per_slot", *i, ips)?;
+                mismatch(name, "items_per_slot", *i, ips)?;
             }
             Geometry::new(size, element_size, ips)
                 .map_err(|e| Error::Corrupt { reason: format!("segment {name} has an invalid geometry: {e}") })?
@@ -134,11 +134,11 @@ fn failpoint(point: &str) {
     let _ = point;
 }
 
-fn mismatch(field: &'static str, expected: u32, found: u32) -> Result<()> {
+fn mismatch(name: &ShmName, field: &'static str, expected: u32, found: u32) -> Result<()> {
     if expected == found {
         Ok(())
     } else {
-        Err(Error::Mismatch { field, expected: u64::from(expected), found: u64::from(found) })
+        Err(Error::Mismatch { name: name.to_string(), field, expected: u64::from(expected), found: u64::from(found) })
     }
 }
 

@@ -143,8 +143,10 @@ pub enum Error {
         ours: bool,
     },
     /// The segment's geometry differs from the caller's.
-    #[error("{field} mismatch: the segment has {found} but this queue expects {expected}")]
+    #[error("{field} mismatch on queue {name:?}: the segment has {field} {found} but this queue expects {expected}")]
     Mismatch {
+        /// The POSIX name (with the leading `/`).
+        name: String,
         /// `size`, `element_size` or `items_per_slot`.
         field: &'static str,
         /// What the caller asked for.

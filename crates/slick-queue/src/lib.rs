@@ -145,5 +145,5 @@ pub mod inspect;
 
 /// The README's Rust code blocks, compiled and run as doc tests.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

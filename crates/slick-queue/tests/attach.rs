@@ -54,12 +54,15 @@ fn geometry_mismatches_say_what_differs() {
     let check = |r: Result<ByteQueue, Error>, field: &str, expected: u64, found: u64| {
         let e = r.unwrap_err();
         match &e {
-            Error::Mismatch { field: f, expected: x, found: y } => {
+            Error::Mismatch { name, field: f, expected: x, found: y } => {
                 assert_eq!((*f, *x, *y), (field, expected, found), "{e}");
+                assert_eq!(name, &format!("/{}", g.name), "{e:?}");
             }
             other => panic!("expected a {field} mismatch, got {other:?}"),
         }
         assert!(e.to_string().contains(field));
+        // The message names the queue, so a program attaching several can tell which.
+        assert!(e.to_string().contains(&format!("\"/{}\"", g.name)), "{e}");
     };
     check(ByteQueue::open(&g.name, 32, &Options::new()), "element_size", 32, 16);
     check(ByteQueue::create_or_open(&g.name, 128, 16, &Options::new()), "size", 128, 64);

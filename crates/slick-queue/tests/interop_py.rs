@@ -1,7 +1,9 @@
 //! Interop with the real PyPI peer, `slick-queue-py==2.3.0`, across
 //! processes: its interpreter comes from `SLICK_PEER_PYTHON` (set by
-//! `scripts/env.sh`; `scripts/setup` creates that virtualenv). Without it
-//! these tests fail, they do not skip.
+//! `scripts/env.sh`, so `./scripts/test` and CI always run these tests;
+//! `scripts/setup` creates that virtualenv). Set but missing, the tests fail.
+//! Unset (a plain `cargo test` on a fresh clone, which has no peer), every
+//! test here returns early and the binary says so once on stderr.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -14,10 +16,26 @@ use std::time::Duration;
 use common::ShmGuard;
 use slick_queue::{ByteQueue, Error, Options, SharedCursor};
 
+/// Whether `SLICK_PEER_PYTHON` is set; if not, says once (past the test
+/// harness's output capture) that these tests are skipped and why.
+fn peer_enabled() -> bool {
+    if std::env::var_os("SLICK_PEER_PYTHON").is_some() {
+        return true;
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: SLICK_PEER_PYTHON is not set: the interop tests with the PyPI peer slick-queue-py==2.3.0 \
+             are skipped (./scripts/test runs them; or set it to a python that has that package)"
+        );
+    });
+    false
+}
+
 fn peer_python() -> PathBuf {
-    let p = std::env::var_os("SLICK_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.peer-venv/bin/python"));
+    let p = PathBuf::from(std::env::var_os("SLICK_PEER_PYTHON").expect("SLICK_PEER_PYTHON is set"));
     assert!(
         p.exists(),
         "the PyPI peer's interpreter {} does not exist: run ./scripts/setup (or set SLICK_PEER_PYTHON \
@@ -66,6 +84,9 @@ fn summary_ok(out: &str, received: u64) {
 
 #[test]
 fn rust_producer_to_python_consumer() {
+    if !peer_enabled() {
+        return;
+    }
     let g = ShmGuard::new("r2p");
     let _q = ByteQueue::create_or_open(&g.name, 8192, 32, &Options::new()).unwrap();
     let consumer = start(peer("consume", &g.name, &["--es", "32", "--count", "5000"]));
@@ -77,6 +98,9 @@ fn rust_producer_to_python_consumer() {
 
 #[test]
 fn python_producer_to_rust_consumer() {
+    if !peer_enabled() {
+        return;
+    }
     let g = ShmGuard::new("p2r");
     let _q = ByteQueue::create_or_open(&g.name, 8192, 32, &Options::new()).unwrap();
     let consumer = start(example("consume", &[&g.name, "5000", "32", "--quiet"]));
@@ -88,6 +112,9 @@ fn python_producer_to_rust_consumer() {
 
 #[test]
 fn python_creates_rust_attaches() {
+    if !peer_enabled() {
+        return;
+    }
     let g = ShmGuard::new("pcreate");
     let p = run(peer("produce", &g.name, &["--es", "24", "--count", "100", "--size", "128", "--id", "9"]));
     assert_ok(&p, "python producer");
@@ -99,6 +126,9 @@ fn python_creates_rust_attaches() {
 
 #[test]
 fn rust_and_python_producers_one_rust_consumer() {
+    if !peer_enabled() {
+        return;
+    }
     let g = ShmGuard::new("mixed");
     let _q = ByteQueue::create_or_open(&g.name, 1 << 14, 32, &Options::new()).unwrap();
     let consumer = start(example("consume", &[&g.name, "4000", "32", "--producers", "2", "--quiet"]));
@@ -113,6 +143,9 @@ fn rust_and_python_producers_one_rust_consumer() {
 
 #[test]
 fn work_stealing_with_one_consumer_of_each_library() {
+    if !peer_enabled() {
+        return;
+    }
     let mut g = ShmGuard::new("steal");
     let cursor_name = g.also("cur");
     const N: u64 = 6000;
@@ -153,6 +186,9 @@ fn work_stealing_with_one_consumer_of_each_library() {
 
 #[test]
 fn read_last_across_libraries() {
+    if !peer_enabled() {
+        return;
+    }
     let g = ShmGuard::new("rlast");
     assert_ok(&run(example("produce", &[&g.name, "300", "16", "--size", "64", "--id", "2"])), "rust producer");
     let out = assert_ok(&run(peer("read_last", &g.name, &["--es", "16"])), "python read_last");
@@ -170,6 +206,9 @@ fn read_last_across_libraries() {
 
 #[test]
 fn python_items_per_slot_16_read_by_rust() {
+    if !peer_enabled() {
+        return;
+    }
     let g = ShmGuard::new("ips16");
     let args =
         ["--es", "8", "--count", "40", "--size", "1024", "--ips", "16", "--record-len", "5", "--vary", "--id", "0"];
@@ -197,6 +236,9 @@ fn python_items_per_slot_16_read_by_rust() {
 
 #[test]
 fn feature_mismatch_is_an_error_both_ways() {
+    if !peer_enabled() {
+        return;
+    }
     // Python creates without read_last (SLQ0); Rust with read_last refuses.
     let g = ShmGuard::new("featpy");
     assert_ok(&run(peer("produce", &g.name, &["--es", "8", "--count", "1", "--size", "16", "--no-read-last"])), "py");

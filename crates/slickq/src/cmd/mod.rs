@@ -69,15 +69,21 @@ impl Table {
 
 /// Writes `value` as pretty JSON and a newline.
 pub fn write_json(w: &mut impl Write, value: &impl serde::Serialize) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *w, value).map_err(|e| crate::fail::msg(format!("cannot write JSON: {e}")))?;
+    serde_json::to_writer_pretty(&mut *w, value).map_err(json_error)?;
     writeln!(w).map_err(out)
 }
 
 /// Writes `value` as one line of JSON.
 pub fn write_json_line(w: &mut impl Write, value: &impl serde::Serialize) -> Result<()> {
-    serde_json::to_writer(&mut *w, value).map_err(|e| match e.io_error_kind() {
+    serde_json::to_writer(&mut *w, value).map_err(json_error)?;
+    writeln!(w).map_err(out)
+}
+
+/// A JSON write error: a closed stdout (`| head -1`) ends the command
+/// quietly, as every other write to stdout does.
+fn json_error(e: serde_json::Error) -> crate::fail::Fail {
+    match e.io_error_kind() {
         Some(std::io::ErrorKind::BrokenPipe) => crate::fail::Fail::BrokenPipe,
         _ => crate::fail::msg(format!("cannot write JSON: {e}")),
-    })?;
-    writeln!(w).map_err(out)
+    }
 }
