@@ -2,6 +2,7 @@
 describe the extension truthfully."""
 
 import inspect
+import re
 import sys
 from importlib import metadata
 
@@ -35,6 +36,35 @@ def test_wheel_ships_both_modules_stubs_and_typed_markers():
     assert "Tag: cp38-abi3-" in dist.read_text("WHEEL")
     assert dist.metadata["Requires-Python"] == ">=3.8"
     assert dist.version == slick_queue_py.__version__
+
+
+# The legacy manylinux names and the glibc version each stands for (PEP 600).
+LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+def glibc_of(platform_tag):
+    """(major, minor) of the glibc a manylinux platform tag needs, or None."""
+    for legacy, version in LEGACY_MANYLINUX.items():
+        if platform_tag.startswith(legacy + "_"):
+            return version
+    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_\w+", platform_tag)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="manylinux tags exist on Linux only")
+def test_wheel_is_manylinux2014_or_older():
+    # A wheel tagged with the build host's glibc (say manylinux_2_34) would
+    # not install on older distributions; scripts/test.d/40-python.sh builds
+    # it for manylinux2014 (glibc 2.17).
+    tags = [line.split(":", 1)[1].strip() for line in metadata.distribution(DIST).read_text("WHEEL").splitlines()
+            if line.startswith("Tag:")]
+    assert tags, "the WHEEL file has no Tag line"
+    for tag in tags:
+        platform = tag.split("-")[2]
+        glibc = glibc_of(platform)
+        assert glibc is not None, f"{tag}: not a manylinux tag"
+        assert glibc <= (2, 17), f"{tag}: needs glibc {glibc[0]}.{glibc[1]}, newer than manylinux2014 (2.17)"
+    assert glibc_of("manylinux_2_34_x86_64") == (2, 34) and glibc_of("manylinux2014_x86_64") == (2, 17)
 
 
 def test_import_names_match_the_original():

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Packages the two publishable crates (slick-queue, slickq) as `cargo publish`
+# would, builds them from the packages (cargo package's own check), then runs
+# the packaged crates' tests from an unpacked copy, outside this repository:
+# what a user of the published crates would get. Tests that need files of the
+# repository (the fuzz corpus) or the PyPI peer say why they skip; the
+# dead-creator tests, which need the `failpoints` self dev-dependency that
+# cargo drops from a package, are marked ignored.
+#
+#   scripts/package-check.sh        package, verify, test (the interop tests
+#                                   run when SLICK_PEER_PYTHON is set, as in
+#                                   ./scripts/test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+echo "package: cargo package -p slick-queue -p slickq"
+cargo package --locked --allow-dirty -p slick-queue -p slickq
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for crate in slick-queue slickq; do
+  tar -xzf "target/package/$crate-$version.crate" -C "$work"
+  for f in LICENSE Cargo.lock; do
+    [ -f "$work/$crate-$version/$f" ] || { echo "package: $crate has no $f" >&2; exit 1; }
+  done
+done
+# The unpacked slickq depends on slick-queue $version from crates.io; use the
+# unpacked one instead (the same files a publish would upload).
+export CARGO_TARGET_DIR="$root/target/package-test"
+patch="patch.crates-io.slick-queue.path=\"$work/slick-queue-$version\""
+for crate in slick-queue slickq; do
+  echo "package: cargo test in the unpacked $crate-$version"
+  (cd "$work/$crate-$version" && cargo test --config "$patch" 2>&1)
+done
+echo "package: both crates package and their packaged tests pass"
