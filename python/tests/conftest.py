@@ -65,7 +65,8 @@ def assert_clean_exit(proc, what="process"):
         assert bad not in proc.stderr, f"{what} printed {bad!r} on stderr:\n{proc.stderr}"
 
 
-DEFAULT_PEER = "/work/main/.peer-venv/bin/python"
+# scripts/setup creates it there (scripts/env.sh exports SLICK_PEER_PYTHON).
+DEFAULT_PEER = str(TESTS.parent.parent / ".peer-venv" / "bin" / "python")
 
 
 def peer_interpreter() -> str:

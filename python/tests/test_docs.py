@@ -18,6 +18,20 @@ def test_the_doc_has_examples():
     assert len(BLOCKS) >= 3
 
 
+def test_the_quick_start_prints_what_it_wrote(tmp_path):
+    # The first example of docs/PYTHON.md writes b'hello' and prints it back
+    # (the original README's version printed data[:size], one byte: b'h').
+    name = fresh_name("doc")
+    script = tmp_path / "quick_start.py"
+    script.write_text(BLOCKS[0].replace("'my_queue'", repr(name)))
+    try:
+        proc = run_python([script], cwd=tmp_path)
+        assert_clean_exit(proc, "docs/PYTHON.md quick start")
+        assert proc.stdout == "Received: b'hello'\n"
+    finally:
+        SlickQueue.remove(name)
+
+
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_doc_example_runs(index, tmp_path):
     code = BLOCKS[index]

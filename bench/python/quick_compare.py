@@ -1,9 +1,10 @@
-"""Rough single-thread throughput of the original README's calls, for comparing this
-package with the original pure-Python slick-queue-py (run the same script
-under each interpreter). Informal: one process, one thread, local memory.
+"""Rough single-thread throughput of the original README's calls, for
+comparing this package with the original pure-Python slick-queue-py (run the
+same script under each interpreter). Informal: one process, one thread,
+local memory; the measured comparison is bench/run (bench_py.py).
 
-    .venv/bin/python python/benchmarks/quick_compare.py
-    .peer-venv/bin/python python/benchmarks/quick_compare.py
+    .venv/bin/python bench/python/quick_compare.py
+    .peer-venv/bin/python bench/python/quick_compare.py
 """
 
 import struct
