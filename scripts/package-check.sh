@@ -18,17 +18,28 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 echo "package: cargo package -p slick-queue -p slickq"
 cargo package --locked --allow-dirty -p slick-queue -p slickq
 
-work=$(mktemp -d)
+# A target dir of its own (the packaged crates are other packages to cargo),
+# without debug info: a third of the disk and less link time. The packages
+# are unpacked outside the repository (inside it, cargo would take them for
+# stray members of this workspace), at a place fixed for this clone, with
+# fresh modification times: cargo then rebuilds the two crates (the
+# tarballs' times would let a stale build pass for fresh) but keeps their
+# dependencies.
+export CARGO_TARGET_DIR="$root/target/package-test"
+export CARGO_PROFILE_DEV_DEBUG=0
+work="${TMPDIR:-/tmp}/slick-queue-package-check-$(printf %s "$root" | cksum | cut -d' ' -f1)"
+rm -rf "$work"
+mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 for crate in slick-queue slickq; do
   tar -xzf "target/package/$crate-$version.crate" -C "$work"
+  find "$work/$crate-$version" -type f -exec touch {} +
   for f in LICENSE Cargo.lock; do
     [ -f "$work/$crate-$version/$f" ] || { echo "package: $crate has no $f" >&2; exit 1; }
   done
 done
 # The unpacked slickq depends on slick-queue $version from crates.io; use the
 # unpacked one instead (the same files a publish would upload).
-export CARGO_TARGET_DIR="$root/target/package-test"
 patch="patch.crates-io.slick-queue.path=\"$work/slick-queue-$version\""
 for crate in slick-queue slickq; do
   echo "package: cargo test in the unpacked $crate-$version"
