@@ -75,9 +75,10 @@ pub enum Error {
         reason: &'static str,
     },
     /// Open-only on a name that does not exist.
-    #[error("no shared-memory queue named {name:?} exists (looked for /dev/shm{name})")]
+    #[error("no shared-memory queue named {name:?} exists ({})", looked_for(.name))]
     NotFound {
-        /// The POSIX name (with the leading `/`).
+        /// The name as the system knows it (the POSIX name, with the leading
+        /// `/`, on Linux and macOS).
         name: String,
     },
     /// The caller lacks permission to open or remove the object.
@@ -164,6 +165,17 @@ pub enum Error {
     /// Shared memory is not available on this platform.
     #[error("POSIX shared memory is not available on this platform")]
     Unsupported,
+}
+
+/// Where a missing name was looked for, for [`Error::NotFound`].
+fn looked_for(name: &str) -> String {
+    if cfg!(target_os = "linux") {
+        format!("looked for /dev/shm{name}")
+    } else if cfg!(windows) {
+        "no process holds a file mapping of that name; on Windows a mapping goes with its last holder".to_owned()
+    } else {
+        "shm_open found no such object".to_owned()
+    }
 }
 
 impl Error {

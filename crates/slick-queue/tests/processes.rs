@@ -6,11 +6,17 @@
 //! `cargo test` and `cargo nextest` run it like any other test binary.
 
 mod common;
+// The dead-process and permission tests SIGKILL children at failpoints, read
+// /dev/shm, and switch uids in a child: POSIX-only. The tests in this file
+// run on Windows too (under Wine here), two or more Windows processes on one
+// named mapping.
+#[cfg(unix)]
 #[path = "processes/hardening.rs"]
 mod hardening;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
+#[cfg(unix)]
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -24,6 +30,7 @@ use slick_queue::{ByteQueue, Error, Options, SharedCursor};
 fn main() {
     if let Ok(role) = std::env::var("SQ_ROLE") {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        #[cfg(unix)]
         if let Some(code) = hardening::run_role(&role, &args) {
             std::process::exit(code);
         }
@@ -38,10 +45,35 @@ fn main() {
         Trial::test("examples_producer_to_consumer", examples_producer_to_consumer),
     ]
     .into_iter()
-    .chain(hardening::trials())
+    .chain(platform_trials())
     .collect();
     libtest_mimic::run(&args, tests).exit();
 }
+
+#[cfg(unix)]
+fn platform_trials() -> Vec<Trial> {
+    hardening::trials()
+}
+
+/// The POSIX-only tests (see `mod hardening`) are listed as ignored, with
+/// the reason, rather than silently missing.
+#[cfg(not(unix))]
+fn platform_trials() -> Vec<Trial> {
+    ["dead-process and permission tests (hardening.rs)"]
+        .into_iter()
+        .map(|what| {
+            Trial::test(format!("{what}: POSIX only (SIGKILL at failpoints, /dev/shm, uid switching)"), || Ok(()))
+                .with_ignored_flag(true)
+        })
+        .collect()
+}
+
+/// How long racers wait for each other, and (on Windows) hold the queue
+/// afterwards. A Windows mapping lives only while some process holds it, so
+/// racers that exited before a late one started would let it create a
+/// second segment; and a process starts slowly under Wine.
+const RACE_START: Duration = if cfg!(windows) { Duration::from_secs(3) } else { Duration::from_millis(300) };
+const RACE_HOLD: Duration = if cfg!(windows) { Duration::from_secs(3) } else { Duration::ZERO };
 
 // ---------------------------------------------------------------- roles
 
@@ -66,6 +98,7 @@ fn run_role(role: &str, a: &[String]) -> i32 {
                     q.element_size(),
                     q.items_per_slot()
                 );
+                std::thread::sleep(RACE_HOLD);
             })
         }
         // produce NAME COUNT ID
@@ -143,6 +176,7 @@ fn spawn(role: &str, args: &[&str]) -> Kid {
 }
 
 /// Like [`spawn`], with extra environment variables.
+#[cfg(unix)]
 fn spawn_env(role: &str, args: &[&str], env: &[(&str, &str)]) -> Kid {
     let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
     cmd.envs(env.iter().copied());
@@ -204,6 +238,7 @@ impl Kid {
     }
 
     /// SIGKILLs the child and reaps it; the status must say it was killed.
+    #[cfg(unix)]
     fn sigkill(&mut self) -> Result<Vec<String>, Failed> {
         self.child.kill()?;
         let status = self.child.wait()?;
@@ -257,8 +292,12 @@ fn start_time(after: Duration) -> String {
 fn race_create_or_open_one_creator() -> Result<(), Failed> {
     for round in 0..3 {
         let g = ShmGuard::new(&format!("race{round}"));
-        let at = start_time(Duration::from_millis(300));
-        let kids: Vec<Kid> = (0..8).map(|_| spawn("race", &[&g.name, "256", &at])).collect();
+        let at = start_time(RACE_START);
+        let mut kids: Vec<Kid> = (0..8).map(|_| spawn("race", &[&g.name, "256", &at])).collect();
+        // Attach while the racers still hold the queue (on Windows it goes
+        // with its last holder); it must be usable afterwards.
+        kids[0].wait_line("created=", Duration::from_secs(30))?;
+        let q = ByteQueue::open(&g.name, ES, &Options::new())?;
         let mut creators = 0;
         for k in kids {
             let (code, lines) = finish(k, Duration::from_secs(20))?;
@@ -270,7 +309,6 @@ fn race_create_or_open_one_creator() -> Result<(), Failed> {
             ensure(line.ends_with("size=256 es=16 ips=1"), format!("geometry disagrees: {line}"))?;
         }
         ensure(creators == 1, format!("{creators} creators in round {round}"))?;
-        let q = ByteQueue::open(&g.name, ES, &Options::new())?;
         q.push(b"usable afterwards")?;
     }
     Ok(())
@@ -280,7 +318,7 @@ fn race_create_or_open_one_creator() -> Result<(), Failed> {
 /// with it attach, the others fail with a size mismatch.
 fn race_with_mismatched_geometry() -> Result<(), Failed> {
     let g = ShmGuard::new("racemix");
-    let at = start_time(Duration::from_millis(300));
+    let at = start_time(RACE_START);
     let kids: Vec<(Kid, &str)> = (0..6)
         .map(|i| {
             let size = if i % 2 == 0 { "64" } else { "128" };
@@ -374,8 +412,8 @@ fn examples_producer_to_consumer() -> Result<(), Failed> {
         &[&g.name, "50000", "64", "--size", "65536", "--quiet"],
     );
     // The consumer creates the queue; wait for it before producing.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !g.path().exists() && Instant::now() < deadline {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while slick_queue::inspect::segment_info(&g.name).is_err() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     let out = Command::new(common::example("produce")).args([&g.name, "50000", "64"]).output()?;

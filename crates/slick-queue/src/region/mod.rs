@@ -27,10 +27,14 @@ use std::ptr::NonNull;
 use crate::layout::{Geometry, Slot};
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 mod mapping;
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(windows, not(loom)))]
+pub(crate) use mapping::win;
+#[cfg(all(any(unix, windows), not(loom)))]
 pub(crate) use mapping::Mapping;
+#[cfg(all(target_os = "macos", not(loom)))]
+pub(crate) use mapping::ReadView;
 
 /// The reservation word and the last-published index of a local queue, each
 /// on its own cache lines. (A shared segment keeps them in its header, where
@@ -65,7 +69,7 @@ impl Drop for LocalBlock {
 
 enum Backing {
     Local(#[allow(dead_code)] LocalBlock),
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     Mapped(Mapping),
 }
 
@@ -128,7 +132,7 @@ impl Region {
 
     /// A region over a mapped segment, if the mapping is long enough for the
     /// geometry; otherwise the mapping is handed back.
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub fn shared(mapping: Mapping, geometry: &Geometry) -> Result<Region, Mapping> {
         let data_offset = geometry.data_offset();
         let words = geometry.data_len().div_ceil(8);
@@ -167,7 +171,7 @@ impl Region {
     }
 
     /// The mapping under a shared region.
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub fn mapping(&self) -> Option<&Mapping> {
         match &self.backing {
             Backing::Mapped(m) => Some(m),

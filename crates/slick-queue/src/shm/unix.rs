@@ -1,4 +1,4 @@
-//! POSIX shared-memory objects by name: name validation, create/open/unlink,
+//! POSIX shared-memory objects by name (Linux and macOS): create/open/unlink,
 //! length and mode. Safe wrappers over `shm_open(3)` and friends (through
 //! `rustix`); mapping the object is [`crate::region::Mapping`]'s job.
 
@@ -8,63 +8,25 @@ use rustix::fs::Mode;
 use rustix::io::Errno;
 use rustix::shm;
 
+use super::{ObjectInfo, ShmName};
 use crate::error::{Error, Result};
 
-/// The longest name the platform accepts, in bytes, without the leading `/`.
-#[cfg(target_os = "macos")]
-pub const MAX_NAME_LEN: usize = 30; // PSHMNAMLEN is 31 including the slash
-/// The longest name the platform accepts, in bytes, without the leading `/`.
-#[cfg(not(target_os = "macos"))]
-pub const MAX_NAME_LEN: usize = 255; // NAME_MAX of the /dev/shm file
+/// An open shared-memory object.
+pub(crate) type Object = OwnedFd;
 
-/// A validated POSIX shared-memory name, stored with its single leading `/`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ShmName(String);
-
-impl ShmName {
-    /// Validates a queue name. One leading `/` is accepted and not doubled (as
-    /// both peers do); the rest must be non-empty, contain no `/` and no NUL,
-    /// not be `.` or `..`, and fit the platform's limit.
-    pub fn new(name: &str) -> Result<ShmName> {
-        let bare = name.strip_prefix('/').unwrap_or(name);
-        let reason = if bare.is_empty() {
-            Some("the name is empty")
-        } else if bare.contains('/') {
-            Some("a name may not contain '/' after its optional leading '/'")
-        } else if bare.contains('\0') {
-            Some("a name may not contain a NUL byte")
-        } else if bare == "." || bare == ".." {
-            Some("'.' and '..' are not object names")
-        } else if bare.len() > MAX_NAME_LEN {
-            Some(if cfg!(target_os = "macos") {
-                "the name is longer than macOS allows (31 bytes including the leading '/')"
-            } else {
-                "the name is longer than 255 bytes"
-            })
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => Err(Error::InvalidName { name: name.to_owned(), reason }),
-            None => Ok(ShmName(format!("/{bare}"))),
-        }
-    }
-
-    /// The POSIX name, with its leading `/` (what `shm_open` and the C++ peer use).
-    pub fn as_posix(&self) -> &str {
-        &self.0
-    }
-
-    /// The name without the leading `/` (what the Python peer calls `name`).
-    pub fn bare(&self) -> &str {
-        &self.0[1..]
-    }
+/// Length, permission bits and owner, from `fstat`.
+pub(crate) fn info(fd: impl AsFd, name: &ShmName) -> Result<ObjectInfo> {
+    let st = stat(fd, name)?;
+    // `st_mode` is a u32 on Linux, a u16 on macOS.
+    #[allow(clippy::useless_conversion)]
+    let mode = u32::from(st.st_mode) & 0o7777;
+    Ok(ObjectInfo { len: u64::try_from(st.st_size).unwrap_or(0), mode: Some(mode), uid: Some(st.st_uid) })
 }
 
-impl std::fmt::Display for ShmName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// The permission bits of `mode` (`mode_t` is 16 bits on macOS, 32 on
+/// Linux; the bits kept fit both).
+fn perm(mode: u32) -> Mode {
+    Mode::from_bits_truncate((mode & 0o7777) as rustix::fs::RawMode)
 }
 
 /// The name handed to rustix. On Linux, rustix's own `shm_open` counts the
@@ -82,12 +44,12 @@ fn sys_name(name: &ShmName) -> &str {
 fn os_error(op: &'static str, name: &ShmName, e: Errno) -> Error {
     let source = std::io::Error::from(e);
     match e {
-        Errno::NOENT => Error::NotFound { name: name.0.clone() },
-        Errno::ACCESS | Errno::PERM => Error::PermissionDenied { name: name.0.clone(), source },
+        Errno::NOENT => Error::NotFound { name: name.to_string() },
+        Errno::ACCESS | Errno::PERM => Error::PermissionDenied { name: name.to_string(), source },
         Errno::NAMETOOLONG => {
-            Error::InvalidName { name: name.0.clone(), reason: "the platform says the name is too long" }
+            Error::InvalidName { name: name.to_string(), reason: "the platform says the name is too long" }
         }
-        _ => Error::Os { op, name: name.0.clone(), source },
+        _ => Error::Os { op, name: name.to_string(), source },
     }
 }
 
@@ -95,9 +57,9 @@ fn os_error(op: &'static str, name: &ShmName, e: Errno) -> Error {
 /// `fchmod`). `Ok(None)` when it already exists.
 pub(crate) fn create_exclusive(name: &ShmName, mode: u32) -> Result<Option<OwnedFd>> {
     let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
-    match shm::open(sys_name(name), flags, Mode::from_bits_truncate(mode)) {
+    match shm::open(sys_name(name), flags, perm(mode)) {
         Ok(fd) => {
-            if let Err(e) = rustix::fs::fchmod(&fd, Mode::from_bits_truncate(mode)) {
+            if let Err(e) = rustix::fs::fchmod(&fd, perm(mode)) {
                 let _ = shm::unlink(sys_name(name));
                 return Err(os_error("fchmod", name, e));
             }
@@ -143,6 +105,7 @@ pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
 }
 
 /// Reads up to `buf.len()` bytes at `offset` without mapping the object.
+#[cfg(not(target_os = "macos"))]
 pub(crate) fn read_at(fd: impl AsFd, buf: &mut [u8], offset: u64, name: &ShmName) -> Result<usize> {
     let mut done = 0;
     while done < buf.len() {
@@ -156,22 +119,22 @@ pub(crate) fn read_at(fd: impl AsFd, buf: &mut [u8], offset: u64, name: &ShmName
     Ok(done)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_validated() {
-        assert_eq!(ShmName::new("q1").unwrap().as_posix(), "/q1");
-        assert_eq!(ShmName::new("/q1").unwrap().as_posix(), "/q1");
-        assert_eq!(ShmName::new("/q1").unwrap().bare(), "q1");
-        for bad in ["", "/", "//q", "a/b", "/a/b", "a\0b", ".", "/.."] {
-            assert!(matches!(ShmName::new(bad), Err(Error::InvalidName { .. })), "{bad:?} accepted");
-        }
-        let long = "x".repeat(MAX_NAME_LEN);
-        assert!(ShmName::new(&long).is_ok());
-        let longer = "x".repeat(MAX_NAME_LEN + 1);
-        assert!(matches!(ShmName::new(&longer), Err(Error::InvalidName { .. })));
-        assert!(ShmName::new(&format!("/{long}")).is_ok());
+/// Reads up to `buf.len()` bytes at `offset`. macOS shared-memory objects
+/// cannot be read with `read`/`pread`, only mapped: this maps the object
+/// read-only for the copy. (An object there can be sized only once, so it
+/// cannot shrink under the mapping.)
+#[cfg(target_os = "macos")]
+pub(crate) fn read_at(fd: impl AsFd, buf: &mut [u8], offset: u64, name: &ShmName) -> Result<usize> {
+    let len = len(&fd, name)?;
+    let len = usize::try_from(len)
+        .map_err(|_| Error::Corrupt { reason: format!("{name} is larger than the address space") })?;
+    if len == 0 {
+        return Ok(0);
     }
+    let view = crate::region::ReadView::map(fd.as_fd(), len).map_err(|source| Error::Os {
+        op: "mmap",
+        name: name.to_string(),
+        source,
+    })?;
+    Ok(view.read_at(offset, buf))
 }
