@@ -7,16 +7,16 @@
 
 mod common;
 // The dead-process and permission tests SIGKILL children at failpoints, read
-// /dev/shm, and switch uids in a child: POSIX-only. The tests in this file
-// run on Windows too (under Wine here), two or more Windows processes on one
-// named mapping.
-#[cfg(unix)]
+// /dev/shm, and switch uids in a child (setresuid): Linux-only. The tests in
+// this file run on Windows too (under Wine here), two or more Windows
+// processes on one named mapping.
+#[cfg(target_os = "linux")]
 #[path = "processes/hardening.rs"]
 mod hardening;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -30,7 +30,7 @@ use slick_queue::{ByteQueue, Error, Options, SharedCursor};
 fn main() {
     if let Ok(role) = std::env::var("SQ_ROLE") {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         if let Some(code) = hardening::run_role(&role, &args) {
             std::process::exit(code);
         }
@@ -50,19 +50,19 @@ fn main() {
     libtest_mimic::run(&args, tests).exit();
 }
 
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn platform_trials() -> Vec<Trial> {
     hardening::trials()
 }
 
-/// The POSIX-only tests (see `mod hardening`) are listed as ignored, with
+/// The Linux-only tests (see `mod hardening`) are listed as ignored, with
 /// the reason, rather than silently missing.
-#[cfg(not(unix))]
+#[cfg(not(target_os = "linux"))]
 fn platform_trials() -> Vec<Trial> {
     ["dead-process and permission tests (hardening.rs)"]
         .into_iter()
         .map(|what| {
-            Trial::test(format!("{what}: POSIX only (SIGKILL at failpoints, /dev/shm, uid switching)"), || Ok(()))
+            Trial::test(format!("{what}: Linux only (SIGKILL at failpoints, /dev/shm, uid switching)"), || Ok(()))
                 .with_ignored_flag(true)
         })
         .collect()
@@ -176,7 +176,7 @@ fn spawn(role: &str, args: &[&str]) -> Kid {
 }
 
 /// Like [`spawn`], with extra environment variables.
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn spawn_env(role: &str, args: &[&str], env: &[(&str, &str)]) -> Kid {
     let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
     cmd.envs(env.iter().copied());
@@ -238,7 +238,7 @@ impl Kid {
     }
 
     /// SIGKILLs the child and reaps it; the status must say it was killed.
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     fn sigkill(&mut self) -> Result<Vec<String>, Failed> {
         self.child.kill()?;
         let status = self.child.wait()?;
