@@ -8,6 +8,9 @@
 #  * macOS (x86_64-apple-darwin, aarch64-apple-darwin): the whole workspace
 #    type-checks and is clippy-clean (core, CLI, binding, their tests).
 # Wine's prefix lives in target/wine/ (scripts/wine/runner).
+# Time: 125 s with the targets already built once (`bash scripts/test.d/70-platforms.sh`
+# after scripts/env.sh, AMD EPYC, 2 cores shared with other builds); the first
+# run also compiles the Windows and macOS targets.
 set -euo pipefail
 cd "$SLICK_ROOT"
 win=x86_64-pc-windows-gnu
