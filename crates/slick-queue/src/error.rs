@@ -100,7 +100,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The creator never finished initializing the segment.
-    #[error("timed out after {waited:?} waiting for {name:?} to be initialized (init_state {state}); its creator may have died: remove the name and create it again")]
+    #[error("timed out after {waited:?} waiting for {name:?} to be initialized (init_state {state}); its creator may have died: {}", recovery())]
     InitTimeout {
         /// The POSIX name.
         name: String,
@@ -165,6 +165,15 @@ pub enum Error {
     /// Shared memory is not available on this platform.
     #[error("POSIX shared memory is not available on this platform")]
     Unsupported,
+}
+
+/// How to recover from a dead creator, for [`Error::InitTimeout`].
+fn recovery() -> &'static str {
+    if cfg!(windows) {
+        "once every process holding it has closed it, the mapping is gone and can be created again"
+    } else {
+        "remove the name and create it again"
+    }
 }
 
 /// Where a missing name was looked for, for [`Error::NotFound`].

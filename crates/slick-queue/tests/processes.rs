@@ -43,6 +43,7 @@ fn main() {
         Trial::test("broadcast_across_processes", broadcast_across_processes),
         Trial::test("work_stealing_across_processes", work_stealing_across_processes),
         Trial::test("examples_producer_to_consumer", examples_producer_to_consumer),
+        Trial::test("dead_creator_mid_initialisation_then_recovery", dead_creator_mid_initialisation_then_recovery),
     ]
     .into_iter()
     .chain(platform_trials())
@@ -101,6 +102,11 @@ fn run_role(role: &str, a: &[String]) -> i32 {
                 std::thread::sleep(RACE_HOLD);
             })
         }
+        // hold NAME SIZE: create or open, then keep the queue until killed
+        "hold" => ByteQueue::create_or_open(arg(0), num(1) as u32, ES, &Options::new()).map(|q| {
+            println!("holding created={}", q.is_creator());
+            std::thread::sleep(Duration::from_secs(120));
+        }),
         // produce NAME COUNT ID
         "produce" => ByteQueue::open(arg(0), ES, &Options::new()).and_then(|q| {
             let mut rec = [0u8; 16];
@@ -176,7 +182,6 @@ fn spawn(role: &str, args: &[&str]) -> Kid {
 }
 
 /// Like [`spawn`], with extra environment variables.
-#[cfg(target_os = "linux")]
 fn spawn_env(role: &str, args: &[&str], env: &[(&str, &str)]) -> Kid {
     let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
     cmd.envs(env.iter().copied());
@@ -427,5 +432,43 @@ fn examples_producer_to_consumer() -> Result<(), Failed> {
         last.split(' ').find_map(|kv| kv.strip_prefix(k)).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
     };
     ensure(field("received=") + field("lost=") == 50_000, last.clone())?;
+    Ok(())
+}
+
+/// A creator killed between claiming the segment (`init_state` 2) and
+/// publishing it (the failpoint stops it there): openers and other creators
+/// time out with `InitTimeout { state: 2 }` instead of using or rewriting the
+/// half-written header. After the documented recovery (Linux and macOS:
+/// remove the name; Windows: nothing, the mapping went with its last holder)
+/// the next create-or-open initializes a fresh segment.
+fn dead_creator_mid_initialisation_then_recovery() -> Result<(), Failed> {
+    let g = ShmGuard::new("deadinit");
+    let mut kid = spawn_env("hold", &[&g.name, "64"], &[("SLICK_QUEUE_FAILPOINT", "attach-claimed")]);
+    let quick = Options::new().init_timeout(Duration::from_millis(100));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match ByteQueue::open(&g.name, ES, &quick) {
+            Err(Error::InitTimeout { state: 2, .. }) => break,
+            Err(Error::NotFound { .. } | Error::InitTimeout { state: 0, .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => return Err(format!("open-only while the creator is stuck: {other:?}").into()),
+        }
+    }
+    match ByteQueue::create_or_open(&g.name, 64, ES, &quick) {
+        Err(Error::InitTimeout { state: 2, .. }) => {}
+        other => return Err(format!("create-or-open while the creator is stuck: {other:?}").into()),
+    }
+    kid.child.kill()?;
+    kid.child.wait()?;
+    ensure(kid.drain().is_empty(), "the creator never got past the failpoint")?;
+    if slick_queue::REMOVE_UNLINKS {
+        ensure(slick_queue::remove(&g.name)?, "the stuck segment is removed")?;
+    }
+    let q = ByteQueue::create_or_open(&g.name, 64, ES, &Options::new())?;
+    ensure(q.is_creator(), "a fresh segment, initialized by this process")?;
+    q.push(&[1u8; 16])?;
+    let mut cursor = 0;
+    ensure(q.read(&mut cursor).map(|r| r.to_vec()) == Some(vec![1u8; 16]), "usable")?;
     Ok(())
 }
