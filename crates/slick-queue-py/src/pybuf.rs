@@ -6,7 +6,7 @@
 //! `abi3-py38` / `abi3-py311` features):
 //!
 //! * **CPython 3.11 floor** (the Windows wheel; any build that is not
-//!   limited-API): PyO3's own [`PyUntypedBuffer`], since `Py_buffer`,
+//!   limited-API): PyO3's own `pyo3::buffer::PyUntypedBuffer`, since `Py_buffer`,
 //!   `PyObject_GetBuffer` and `PyBuffer_Release` joined the stable ABI in
 //!   3.11.
 //! * **CPython 3.8 floor** (the Linux and macOS wheels): PyO3 hides its
