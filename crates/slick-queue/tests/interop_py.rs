@@ -2,6 +2,9 @@
 //! processes: its interpreter comes from `SLICK_PEER_PYTHON` (set by
 //! `scripts/env.sh`; `scripts/setup` creates that virtualenv). Without it
 //! these tests fail, they do not skip.
+//!
+//! Linux only: the peer runs here on Linux (interop on Windows and macOS is
+//! for a real machine of each; see docs/DESIGN.md, Platforms).
 #![cfg(target_os = "linux")]
 
 mod common;

@@ -43,11 +43,12 @@ fn geometry_comes_from_the_header_not_the_mapping_size() {
     let a = ByteQueue::create_or_open(&g.name, 64, 24, &Options::new()).unwrap();
     assert!(a.is_creator());
     let mapped = a.mapped_len().unwrap();
-    if cfg!(windows) {
-        assert_eq!(mapped % 4096, 0, "Windows rounds a mapping up to whole pages");
-        assert!(mapped >= 2624);
-    } else {
+    if cfg!(target_os = "linux") {
         assert_eq!(mapped, 2624);
+    } else {
+        // Windows rounds a mapping up to whole pages (macOS may too).
+        assert!(mapped >= 2624, "{mapped}");
+        assert!(!cfg!(windows) || mapped % 4096 == 0, "{mapped}");
     }
     let b = ByteQueue::open_any(&g.name, &Options::new()).unwrap();
     assert!(!b.is_creator());
@@ -105,8 +106,10 @@ fn shared_cursor_object() {
     let info = segment_info(&name).unwrap();
     if cfg!(windows) {
         assert_eq!(info.len, 4096, "an 8-byte mapping is one page on Windows");
+    } else if cfg!(target_os = "linux") {
+        assert_eq!(info.len, 8, "an 8-byte object, as a Python SharedMemory(size=8) would be");
     } else {
-        assert_eq!(info.len, 8);
+        assert!(info.len >= 8);
     }
 }
 
