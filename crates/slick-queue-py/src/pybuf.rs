@@ -5,10 +5,11 @@
 //! Two implementations, chosen by the wheel's stable-ABI floor (the crate's
 //! `abi3-py38` / `abi3-py311` features):
 //!
-//! * **CPython 3.11 floor** (the Windows wheel; any build that is not
-//!   limited-API): PyO3's own `pyo3::buffer::PyUntypedBuffer`, since `Py_buffer`,
+//! * **CPython 3.11 floor** (the Windows wheel; optional elsewhere): PyO3's
+//!   own `pyo3::buffer::PyUntypedBuffer`, since `Py_buffer`,
 //!   `PyObject_GetBuffer` and `PyBuffer_Release` joined the stable ABI in
-//!   3.11.
+//!   3.11. `scripts/test.d/70-platforms.sh` runs the Python tests on this
+//!   build too (natively on Linux).
 //! * **CPython 3.8 floor** (the Linux and macOS wheels): PyO3 hides its
 //!   buffer API in such builds, because the three are not in the 3.8 stable
 //!   ABI. They are nonetheless exported by every CPython since 3.0 with the
