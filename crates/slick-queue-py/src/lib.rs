@@ -17,7 +17,8 @@ mod traits;
 /// Whether this platform runs the queue lock-free, and a description.
 ///
 /// Returns ``(supported, message)``. The queue needs lock-free 64-bit atomics
-/// on a 64-bit target; shared memory additionally needs POSIX ``shm_open``.
+/// on a 64-bit target; shared memory additionally needs POSIX ``shm_open``
+/// (Linux, macOS) or Windows named file mappings.
 #[pyfunction]
 fn check_platform_support() -> (bool, String) {
     let os = std::env::consts::OS;
@@ -28,7 +29,13 @@ fn check_platform_support() -> (bool, String) {
     if !cfg!(target_has_atomic = "64") {
         return (false, format!("{os} {arch} has no lock-free 64-bit atomic operations"));
     }
-    let shm = if cfg!(unix) { "POSIX shared memory" } else { "local memory only (no shared memory on this platform)" };
+    let shm = if cfg!(unix) {
+        "POSIX shared memory"
+    } else if cfg!(windows) {
+        "Windows named shared memory"
+    } else {
+        "local memory only (no shared memory on this platform)"
+    };
     (
         true,
         format!(

@@ -669,10 +669,11 @@ impl SlickQueue {
         slick_queue::remove(name).map_err(|e| to_pyerr(e, Some(name)))
     }
 
-    /// The POSIX name of the segment, with its leading ``/`` (what C++
-    /// ``shm_open`` takes), or ``None`` for a local queue.
+    /// The system's name of the segment, or ``None`` for a local queue: the
+    /// POSIX name with its leading ``/`` (what C++ ``shm_open`` takes) on
+    /// Linux and macOS, the mapping's name as-is on Windows (as the peer).
     fn get_shm_name(&self) -> Option<String> {
-        self.name.as_ref().map(|n| format!("/{n}"))
+        self.name.as_ref().map(|n| if cfg!(windows) { n.clone() } else { format!("/{n}") })
     }
 
     /// Returns the queue itself; ``with`` closes it at the end (never unlinks).

@@ -17,7 +17,6 @@
 //!   then validates the marker, the geometry and the object's length before
 //!   a single slot is touched.
 
-use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -27,7 +26,7 @@ use crate::layout::{
 };
 use crate::options::Options;
 use crate::region::Mapping;
-use crate::shm::{self, ShmName};
+use crate::shm::{self, Object, ShmName};
 use crate::sync::Ordering;
 
 /// What the caller knows about the queue it attaches to.
@@ -52,13 +51,13 @@ const LEGACY_GRACE: Duration = Duration::from_millis(5);
 
 pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Result<Attached> {
     let deadline = Instant::now() + options.init_timeout;
-    let fd = match request {
+    let object = match request {
         Request::CreateOrOpen(g) => create_or_open_object(name, g, options, deadline)?,
         Request::Open { .. } => shm::open_rw(name)?,
     };
-    let mapping = map_whole(name, &fd, deadline)?;
-    // The object is mapped; the descriptor is no longer needed.
-    drop(fd);
+    // The mapping takes the descriptor over (and closes it; on Windows it
+    // keeps the handle open with the view, which keeps the mapping alive).
+    let mapping = map_whole(name, object, deadline)?;
     let Some(header) = mapping.header() else {
         // `map_whole` only returns mappings of at least a header.
         return Err(Error::Truncated { name: name.to_string(), len: mapping.len() as u64, needed: HEADER_SIZE as u64 });
@@ -123,7 +122,7 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
 /// process stops here for good, so a test can SIGKILL a creator exactly
 /// between two steps of the handshake.
 #[inline]
-fn failpoint(point: &str) {
+pub(crate) fn failpoint(point: &str) {
     #[cfg(feature = "failpoints")]
     if std::env::var_os("SLICK_QUEUE_FAILPOINT").is_some_and(|v| v == point) {
         loop {
@@ -142,22 +141,17 @@ fn mismatch(name: &ShmName, field: &'static str, expected: u32, found: u32) -> R
     }
 }
 
-/// `shm_open(O_CREAT|O_EXCL)`, sizing the object if that succeeded;
-/// otherwise opening the existing one.
-fn create_or_open_object(name: &ShmName, g: &Geometry, options: &Options, deadline: Instant) -> Result<OwnedFd> {
+/// Creates the object exclusively, sized for `g` (`shm::create`), or opens
+/// the existing one.
+fn create_or_open_object(name: &ShmName, g: &Geometry, options: &Options, deadline: Instant) -> Result<Object> {
     loop {
-        if let Some(fd) = shm::create_exclusive(name, options.mode)? {
-            failpoint("attach-created");
-            if let Err(e) = shm::set_len(&fd, g.segment_len() as u64, name) {
-                let _ = shm::unlink(name);
-                return Err(e);
-            }
-            failpoint("attach-sized");
-            return Ok(fd);
+        if let Some(object) = shm::create(name, options.mode, g.segment_len() as u64)? {
+            return Ok(object);
         }
         match shm::open_rw(name) {
-            Ok(fd) => return Ok(fd),
-            // Removed between our two calls: try to create it again.
+            Ok(object) => return Ok(object),
+            // Removed (or, on Windows, closed by its last holder) between our
+            // two calls: try to create it again.
             Err(Error::NotFound { .. }) if Instant::now() < deadline => continue,
             Err(e) => return Err(e),
         }
@@ -166,17 +160,13 @@ fn create_or_open_object(name: &ShmName, g: &Geometry, options: &Options, deadli
 
 /// Maps the whole object once it is at least a header long, waiting for its
 /// creator to size it until the deadline.
-fn map_whole(name: &ShmName, fd: &OwnedFd, deadline: Instant) -> Result<Mapping> {
+fn map_whole(name: &ShmName, object: Object, deadline: Instant) -> Result<Mapping> {
     loop {
-        let len = shm::len(fd, name)?;
+        let len = shm::len(&object, name)?;
         if len >= HEADER_SIZE as u64 {
             let len = usize::try_from(len)
                 .map_err(|_| Error::Corrupt { reason: format!("segment {name} is larger than the address space") })?;
-            return Mapping::map(fd.as_fd(), len).map_err(|source| Error::Os {
-                op: "mmap",
-                name: name.to_string(),
-                source,
-            });
+            return shm::map(object, len, name);
         }
         if Instant::now() >= deadline {
             return Err(Error::Truncated { name: name.to_string(), len, needed: HEADER_SIZE as u64 });

@@ -52,17 +52,13 @@ impl SharedCursor {
         let name = ShmName::new(name)?;
         let deadline = Instant::now() + options.init_timeout;
         loop {
-            if let Some(fd) = shm::create_exclusive(&name, options.mode)? {
-                if let Err(e) = shm::set_len(&fd, CURSOR_LEN, &name) {
-                    let _ = shm::unlink(&name);
-                    return Err(e);
-                }
-                let mapping = map(&name, &fd, deadline)?;
+            if let Some(fd) = shm::create(&name, options.mode, CURSOR_LEN)? {
+                let mapping = map(&name, fd, deadline)?;
                 return Ok(SharedCursor { mapping, name, created: true });
             }
             match shm::open_rw(&name) {
                 Ok(fd) => {
-                    let mapping = map(&name, &fd, deadline)?;
+                    let mapping = map(&name, fd, deadline)?;
                     return Ok(SharedCursor { mapping, name, created: false });
                 }
                 Err(Error::NotFound { .. }) if Instant::now() < deadline => continue,
@@ -75,19 +71,21 @@ impl SharedCursor {
     pub fn open(name: &str) -> Result<SharedCursor> {
         let name = ShmName::new(name)?;
         let fd = shm::open_rw(&name)?;
-        let mapping = map(&name, &fd, Instant::now() + crate::options::DEFAULT_INIT_TIMEOUT)?;
+        let mapping = map(&name, fd, Instant::now() + crate::options::DEFAULT_INIT_TIMEOUT)?;
         Ok(SharedCursor { mapping, name, created: false })
     }
 
     /// Unlinks a cursor object by name: `Ok(true)` if removed, `Ok(false)` if
-    /// there was none. Open mappings stay valid.
+    /// there was none. Open mappings stay valid. On Windows there is nothing
+    /// to unlink (the object goes with its last holder): always `Ok(true)`.
     pub fn remove(name: &str) -> Result<bool> {
         shm::unlink(&ShmName::new(name)?)
     }
 
-    /// The POSIX name, with its leading `/`.
+    /// The name as the system knows it: `/<name>` on Linux and macOS,
+    /// `<name>` on Windows.
     pub fn name(&self) -> &str {
-        self.name.as_posix()
+        self.name.os_name()
     }
 
     /// Whether this handle created the object.
@@ -96,17 +94,12 @@ impl SharedCursor {
     }
 }
 
-fn map(name: &ShmName, fd: &std::os::fd::OwnedFd, deadline: Instant) -> Result<Mapping> {
-    use std::os::fd::AsFd;
+fn map(name: &ShmName, fd: shm::Object, deadline: Instant) -> Result<Mapping> {
     loop {
-        let len = shm::len(fd, name)?;
+        let len = shm::len(&fd, name)?;
         if len >= CURSOR_LEN {
             let len = usize::try_from(len).unwrap_or(usize::MAX).min(4096);
-            return Mapping::map(fd.as_fd(), len).map_err(|source| Error::Os {
-                op: "mmap",
-                name: name.to_string(),
-                source,
-            });
+            return shm::map(fd, len, name);
         }
         if Instant::now() >= deadline {
             return Err(Error::Truncated { name: name.to_string(), len, needed: CURSOR_LEN });

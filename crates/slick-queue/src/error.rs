@@ -75,9 +75,10 @@ pub enum Error {
         reason: &'static str,
     },
     /// Open-only on a name that does not exist.
-    #[error("no shared-memory queue named {name:?} exists (looked for /dev/shm{name})")]
+    #[error("no shared-memory queue named {name:?} exists ({})", looked_for(.name))]
     NotFound {
-        /// The POSIX name (with the leading `/`).
+        /// The name as the system knows it (the POSIX name, with the leading
+        /// `/`, on Linux and macOS).
         name: String,
     },
     /// The caller lacks permission to open or remove the object.
@@ -99,7 +100,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The creator never finished initializing the segment.
-    #[error("timed out after {waited:?} waiting for {name:?} to be initialized (init_state {state}); its creator may have died: remove the name and create it again")]
+    #[error("timed out after {waited:?} waiting for {name:?} to be initialized (init_state {state}); its creator may have died: {}", recovery())]
     InitTimeout {
         /// The POSIX name.
         name: String,
@@ -166,6 +167,26 @@ pub enum Error {
     /// Shared memory is not available on this platform.
     #[error("POSIX shared memory is not available on this platform")]
     Unsupported,
+}
+
+/// How to recover from a dead creator, for [`Error::InitTimeout`].
+fn recovery() -> &'static str {
+    if cfg!(windows) {
+        "once every process holding it has closed it, the mapping is gone and can be created again"
+    } else {
+        "remove the name and create it again"
+    }
+}
+
+/// Where a missing name was looked for, for [`Error::NotFound`].
+fn looked_for(name: &str) -> String {
+    if cfg!(target_os = "linux") {
+        format!("looked for /dev/shm{name}")
+    } else if cfg!(windows) {
+        "no process holds a file mapping of that name; on Windows a mapping goes with its last holder".to_owned()
+    } else {
+        "shm_open found no such object".to_owned()
+    }
 }
 
 impl Error {

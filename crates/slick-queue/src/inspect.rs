@@ -1,23 +1,28 @@
 //! Reading a segment's header and control slots without joining the queue:
-//! the object is opened read-only and read with `pread`, never mapped, so
-//! inspecting can neither modify a queue nor be hurt by one that is truncated
-//! or garbage.
+//! the object is opened read-only and read with `pread` (on Linux; never
+//! mapped), so inspecting can neither modify a queue nor be hurt by one that
+//! is truncated or garbage. On Windows and macOS, where an object cannot be
+//! `pread`, the bytes are copied out of a short-lived read-only view
+//! (neither platform can shrink an object under it).
 
 use crate::error::Result;
 use crate::layout::{HeaderSnapshot, HEADER_SIZE, SLOT_SIZE};
 use crate::shm::{self, ShmName};
 
-/// What `fstat` and the first 64 bytes say about a shared-memory object.
+/// What `fstat` (on Windows: the mapping's size) and the first 64 bytes say
+/// about a shared-memory object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentInfo {
-    /// The POSIX name, with its leading `/`.
+    /// The name as the system knows it: `/<name>` on Linux and macOS,
+    /// `<name>` on Windows.
     pub name: String,
-    /// Length of the object in bytes.
+    /// Length of the object in bytes (on Windows a whole number of pages).
     pub len: u64,
-    /// Permission bits.
-    pub mode: u32,
-    /// Owner's user id.
-    pub uid: u32,
+    /// Permission bits (`None` on Windows, where a mapping has an
+    /// access-control list instead).
+    pub mode: Option<u32>,
+    /// Owner's user id (`None` on Windows).
+    pub uid: Option<u32>,
     /// The decoded header, when the object is at least 64 bytes long.
     pub header: Option<HeaderSnapshot>,
 }
@@ -37,15 +42,14 @@ pub struct SlotSnapshot {
 pub fn segment_info(name: &str) -> Result<SegmentInfo> {
     let name = ShmName::new(name)?;
     let fd = shm::open_ro(&name)?;
-    let st = shm::stat(&fd, &name)?;
-    let len = u64::try_from(st.st_size).unwrap_or(0);
+    let info = shm::info(&fd, &name)?;
     let mut bytes = [0u8; HEADER_SIZE];
     let header = if shm::read_at(&fd, &mut bytes, 0, &name)? == HEADER_SIZE {
         Some(HeaderSnapshot::from_bytes(&bytes))
     } else {
         None
     };
-    Ok(SegmentInfo { name: name.as_posix().to_owned(), len, mode: st.st_mode & 0o7777, uid: st.st_uid, header })
+    Ok(SegmentInfo { name: name.os_name().to_owned(), len: info.len, mode: info.mode, uid: info.uid, header })
 }
 
 /// Reads up to `count` control slots starting at slot `first` (stopping at

@@ -42,7 +42,8 @@
 //! use slick_queue::{Options, Queue};
 //!
 //! # let name = format!("doc_example_{}", std::process::id());
-//! // Creates /dev/shm/<name>, or opens it if another process already did.
+//! // Creates /dev/shm/<name> (on Windows: the named mapping <name>), or
+//! // opens it if another process already did.
 //! let producer = Queue::<u64>::create_or_open(&name, 4096, &Options::new())?;
 //! producer.push(42)?;
 //!
@@ -52,7 +53,9 @@
 //! let mut cursor = 0;
 //! assert_eq!(consumer.read(&mut cursor).map(|r| r.value()), Some(42));
 //!
-//! // Nothing is unlinked implicitly; remove the name when done.
+//! // Nothing is unlinked implicitly; remove the name when done (a no-op
+//! // that returns true on Windows, where the mapping goes with its last
+//! // holder).
 //! assert!(slick_queue::remove(&name)?);
 //! # Ok::<(), slick_queue::Error>(())
 //! ```
@@ -61,9 +64,10 @@
 //!
 //! * `layout` — the wire format as data: offsets, marker, header and slot
 //!   structs, geometry arithmetic (public as [`layout`] for tools).
-//! * `region` — the memory a ring runs on (heap or mapping); every `unsafe`
-//!   block of the crate.
-//! * `shm` — POSIX shared-memory objects by name.
+//! * `region` — the memory a ring runs on (heap or mapping, the mapping in
+//!   `region/mapping.rs`); every `unsafe` block of the crate.
+//! * `shm` — shared-memory objects by name: the common interface, with the
+//!   POSIX (Linux, macOS) and Windows implementations under it.
 //! * `attach` — the create/open handshake and its validation.
 //! * `ring` — the algorithm, with the memory-ordering argument.
 //! * `cursor` — [`SharedCursor`], the work-stealing cursor in its own object.
@@ -84,16 +88,16 @@ mod ring;
 mod sync;
 pub mod wait;
 
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 mod attach;
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 mod cursor;
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 mod shm;
 
-/// Stand-in for platforms (and model-checking builds) without POSIX shared
-/// memory: names cannot be made, so no queue is ever shared.
-#[cfg(not(all(unix, not(loom))))]
+/// Stand-in for platforms (and model-checking builds) without shared memory
+/// support: names cannot be made, so no queue is ever shared.
+#[cfg(not(all(any(unix, windows), not(loom))))]
 mod shm {
     use crate::error::{Error, Result};
 
@@ -110,7 +114,14 @@ mod shm {
         pub fn as_posix(&self) -> &str {
             match *self {}
         }
+        /// Unreachable: there is no value.
+        pub fn os_name(&self) -> &str {
+            match *self {}
+        }
     }
+
+    /// Nothing can be unlinked on this build.
+    pub const CAN_UNLINK: bool = false;
 
     pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
         match *name {}
@@ -123,7 +134,12 @@ pub use options::{Options, DEFAULT_INIT_TIMEOUT, DEFAULT_MODE};
 pub use queue::{ByteQueue, ByteRecord, Queue, Record};
 pub use shm::ShmName;
 
-#[cfg(all(unix, not(loom)))]
+/// Whether [`remove`] deletes a name on this platform: `true` on Linux and
+/// macOS (`shm_unlink`), `false` on Windows, where a mapping lives exactly as
+/// long as some process holds it and `remove` is a successful no-op.
+pub const REMOVE_UNLINKS: bool = shm::CAN_UNLINK;
+
+#[cfg(all(any(unix, windows), not(loom)))]
 pub use cursor::SharedCursor;
 
 /// Re-exported so users can name the `Pod` bound (and derive it with
@@ -134,13 +150,18 @@ pub use bytemuck::Pod;
 /// it. One leading `/` is accepted. `Ok(true)` if it was removed, `Ok(false)`
 /// if no such name existed. Processes that have it mapped keep their mapping;
 /// the next creator of the name gets a fresh segment.
+///
+/// On Windows there is no name to unlink: a named mapping disappears when
+/// the last process holding it closes it. There `remove` checks the name and
+/// returns `Ok(true)` without doing anything, as the C++ and Python peers'
+/// `remove` do (see [`REMOVE_UNLINKS`]).
 pub fn remove(name: &str) -> Result<bool> {
     shm::unlink(&ShmName::new(name)?)
 }
 
 /// Facts about an existing segment read without joining the queue or
 /// modifying it: for inspection tools.
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 pub mod inspect;
 
 /// The README's Rust code blocks, compiled and run as doc tests.

@@ -81,11 +81,12 @@ impl ByteQueue {
         ByteQueue { ring: Ring::new(region, &geometry, &options), geometry, options, shm }
     }
 
-    /// Creates the shared-memory queue `name` (`/dev/shm/<name>`), or opens it
+    /// Creates the shared-memory queue `name` (`/dev/shm/<name>`; on Windows
+    /// the named mapping `<name>`), or opens it
     /// if it exists; then its capacity, element size and items_per_slot must
     /// equal these ([`Error::Mismatch`] otherwise), and its `read_last`
     /// setting this handle's ([`Error::FeatureMismatch`]).
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub fn create_or_open(name: &str, size: u32, element_size: u32, options: &Options) -> Result<ByteQueue> {
         let geometry = Geometry::new(size, element_size, options.items_per_slot.unwrap_or(1))?;
         let name = ShmName::new(name)?;
@@ -96,19 +97,19 @@ impl ByteQueue {
     /// Opens the existing shared-memory queue `name`, adopting its capacity
     /// and items_per_slot (an explicit [`Options::items_per_slot`] must match);
     /// its element size must be `element_size`.
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub fn open(name: &str, element_size: u32, options: &Options) -> Result<ByteQueue> {
         ByteQueue::open_inner(name, Some(element_size), options)
     }
 
     /// Opens the existing shared-memory queue `name`, adopting its whole
     /// geometry, element size included (for tools that read any queue).
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub fn open_any(name: &str, options: &Options) -> Result<ByteQueue> {
         ByteQueue::open_inner(name, None, options)
     }
 
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     fn open_inner(name: &str, element_size: Option<u32>, options: &Options) -> Result<ByteQueue> {
         let name = ShmName::new(name)?;
         let request = crate::attach::Request::Open { element_size, items_per_slot: options.items_per_slot };
@@ -116,7 +117,7 @@ impl ByteQueue {
         ByteQueue::from_attached(name, att, options)
     }
 
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     fn from_attached(name: ShmName, att: crate::attach::Attached, options: &Options) -> Result<ByteQueue> {
         let len = att.mapping.len();
         let region = Region::shared(att.mapping, &att.geometry).map_err(|_| Error::Truncated {
@@ -306,9 +307,11 @@ impl ByteQueue {
         &self.options
     }
 
-    /// The POSIX name (with its leading `/`) of a shared queue.
+    /// The name of a shared queue as the system knows it: the POSIX name
+    /// (with its leading `/`) on Linux and macOS, the mapping's name (no
+    /// slash) on Windows, as the peers' `get_shm_name` return it.
     pub fn name(&self) -> Option<&str> {
-        self.shm.as_ref().map(|(n, _)| n.as_posix())
+        self.shm.as_ref().map(|(n, _)| n.os_name())
     }
 
     /// Whether the queue lives in shared memory.
@@ -323,11 +326,11 @@ impl ByteQueue {
 
     /// Length in bytes of the mapped segment (`None` for local queues).
     pub fn mapped_len(&self) -> Option<usize> {
-        #[cfg(all(unix, not(loom)))]
+        #[cfg(all(any(unix, windows), not(loom)))]
         {
             self.ring.region().mapping().map(|m| m.len())
         }
-        #[cfg(not(all(unix, not(loom))))]
+        #[cfg(not(all(any(unix, windows), not(loom))))]
         {
             None
         }
@@ -473,7 +476,7 @@ impl<T: Pod> Queue<T> {
     /// Creates the shared-memory queue `name` or opens it if it exists (see
     /// [`ByteQueue::create_or_open`]); the segment's element size must be
     /// `size_of::<T>()`.
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub fn create_or_open(name: &str, size: u32, options: &Options) -> Result<Queue<T>> {
         let es = element_size_u32(std::mem::size_of::<T>())?;
         Ok(Queue::wrap(ByteQueue::create_or_open(name, size, es, options)?))
@@ -481,7 +484,7 @@ impl<T: Pod> Queue<T> {
 
     /// Opens the existing shared-memory queue `name`, adopting its capacity
     /// and items_per_slot; its element size must be `size_of::<T>()`.
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub fn open(name: &str, options: &Options) -> Result<Queue<T>> {
         let es = element_size_u32(std::mem::size_of::<T>())?;
         Ok(Queue::wrap(ByteQueue::open(name, es, options)?))
@@ -632,7 +635,8 @@ impl<T: Pod> Queue<T> {
         self.inner.options()
     }
 
-    /// The POSIX name of a shared queue.
+    /// The name of a shared queue as the system knows it (see
+    /// [`ByteQueue::name`]).
     pub fn name(&self) -> Option<&str> {
         self.inner.name()
     }

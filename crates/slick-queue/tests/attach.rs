@@ -1,6 +1,9 @@
 //! Create-or-open and open-only against every kind of segment they can meet:
 //! matching ones, mismatched ones, foreign, newer, truncated, half-initialised.
 //! Each mismatch is a typed error that says what differs; nothing crashes.
+//!
+//! Linux only: the segments are crafted by writing /dev/shm files. What a
+//! Windows mapping must do alike is in `platform.rs` and `processes.rs`.
 #![cfg(target_os = "linux")]
 
 mod common;

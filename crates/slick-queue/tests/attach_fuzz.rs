@@ -8,6 +8,8 @@
 //! copies, pushes). It passes when the attach fails with a typed error, or
 //! when every record read lies inside the ring and its copy equals the
 //! object's bytes at that place (see `support/attach_case.rs`).
+//!
+//! Linux only: cases are written as /dev/shm files.
 #![cfg(target_os = "linux")]
 
 #[path = "support/attach_case.rs"]

@@ -79,7 +79,7 @@ fn public_types_are_send_and_sync() {
     send_sync::<ByteRecord<'static>>();
     send_sync::<slick_queue::Options>();
     send_sync::<slick_queue::Error>();
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     send_sync::<slick_queue::SharedCursor>();
     // A queue shared by reference between scoped threads.
     let q = Queue::<u64>::new(8).unwrap();

@@ -4,6 +4,9 @@
 //! `scripts/setup` creates that virtualenv). Set but missing, the tests fail.
 //! Unset (a plain `cargo test` on a fresh clone, which has no peer), every
 //! test here returns early and the binary says so once on stderr.
+//!
+//! Linux only: the peer runs here on Linux (interop on Windows and macOS is
+//! for a real machine of each; see docs/DESIGN.md, Platforms).
 #![cfg(target_os = "linux")]
 
 mod common;

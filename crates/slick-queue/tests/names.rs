@@ -2,6 +2,9 @@
 //! allows works end to end, with or without its leading '/'; one byte more,
 //! and every malformed name, is `Error::InvalidName` with a reason, before
 //! any object is made.
+//!
+//! Linux only: it checks the object in /dev/shm (name rules per platform are
+//! unit-tested in `src/shm/mod.rs`).
 #![cfg(target_os = "linux")]
 
 mod common;

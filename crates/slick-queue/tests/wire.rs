@@ -1,6 +1,8 @@
 //! The bytes of a segment, read straight from /dev/shm, against
 //! `docs/spec/WIRE_FORMAT.md`: header offsets, magic, slot initialisation, data offset,
 //! and what reserve/publish write.
+//!
+//! Linux only: it reads the bytes through /dev/shm.
 #![cfg(target_os = "linux")]
 
 mod common;

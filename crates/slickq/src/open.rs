@@ -8,7 +8,7 @@ use slick_queue::layout::{INIT_INITIALIZING, INIT_UNINITIALIZED};
 use slick_queue::{ByteQueue, Options};
 
 use crate::fail::{msg, Result};
-use crate::segments::{lookup, Status};
+use crate::segments::{lookup, object_path, Status};
 
 /// How old a half-initialised queue must be before opening it fails at once
 /// (the default grace period of `ls` and `rm --stale`).
@@ -36,8 +36,8 @@ pub fn open_queue(name: &str) -> Result<ByteQueue> {
         let again = lookup(name, Duration::ZERO).ok();
         match again {
             Some(s) if !s.status.is_queue() => msg(format!(
-                "/dev/shm/{} is not a slick-queue queue ({}): {e}",
-                s.name,
+                "{} is not a slick-queue queue ({}): {e}",
+                object_path(&s.name),
                 s.note.unwrap_or_else(|| s.status.as_str().to_owned())
             )),
             _ => msg(format!("cannot open queue {name:?}: {e}")),

@@ -20,6 +20,39 @@ use crate::fail::{msg, Fail, Result};
 /// Where POSIX shared-memory objects live on Linux.
 pub const SHM_DIR: &str = "/dev/shm";
 
+/// Why `ls` (and `rm --stale`) cannot list objects on this platform: only
+/// Linux has a directory of shared-memory objects.
+#[cfg(not(target_os = "linux"))]
+pub const CANNOT_ENUMERATE: &str = if cfg!(windows) {
+    "Windows offers no way to list named file mappings, so slickq cannot enumerate queues here; \
+     name one instead (`slickq stat NAME`, `slickq inspect NAME`)"
+} else {
+    "this system keeps POSIX shared-memory objects in the kernel with no directory to list (there is \
+     no /dev/shm on macOS), so slickq cannot enumerate queues here; name one instead (`slickq stat NAME`, \
+     `slickq inspect NAME`)"
+};
+
+/// The object as the system names it, for messages: `/dev/shm/NAME` on
+/// Linux, `/NAME` on macOS, the mapping `NAME` on Windows.
+pub fn object_path(bare: &str) -> String {
+    if cfg!(target_os = "linux") {
+        format!("{SHM_DIR}/{bare}")
+    } else if cfg!(windows) {
+        format!("the named mapping {bare}")
+    } else {
+        format!("/{bare}")
+    }
+}
+
+/// The name a peer would print: `/NAME` on Linux and macOS, `NAME` on Windows.
+pub fn os_name(bare: &str) -> String {
+    if cfg!(windows) {
+        bare.to_owned()
+    } else {
+        format!("/{bare}")
+    }
+}
+
 /// What an object in /dev/shm is, as far as its first 64 bytes and length say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -119,11 +152,12 @@ pub struct Segment {
     pub is_queue: bool,
     /// Length of the object in bytes.
     pub bytes: u64,
-    /// Permission bits, e.g. `0600`.
+    /// Permission bits, e.g. `0600` (`-` on Windows, where a mapping has an
+    /// access-control list instead).
     pub mode: String,
-    /// Owner's user id.
-    pub uid: u32,
-    /// Owner's user name (the uid when unknown).
+    /// Owner's user id (none on Windows).
+    pub uid: Option<u32>,
+    /// Owner's user name (the uid when unknown, `-` on Windows).
     pub owner: String,
     /// Seconds since the object was last modified (for a queue: sized by its creator).
     pub age_secs: Option<f64>,
@@ -268,15 +302,16 @@ fn from_info(info: SegmentInfo, owners: &Owners, grace: Duration) -> Segment {
         name: bare,
         status,
         bytes: info.len,
-        mode: format!("{:04o}", info.mode),
+        mode: info.mode.map_or_else(|| "-".into(), |m| format!("{m:04o}")),
         uid: info.uid,
-        owner: owners.name(info.uid),
+        owner: info.uid.map_or_else(|| "-".into(), |u| owners.name(u)),
         age_secs: age.map(|a| a.as_secs_f64()),
         note,
         header: if status.is_queue() { info.header.as_ref().map(header_view) } else { None },
     }
 }
 
+#[cfg(target_os = "linux")]
 fn unreadable(bare: &str, owners: &Owners, why: String) -> Segment {
     use std::os::unix::fs::MetadataExt;
     let path = PathBuf::from(SHM_DIR).join(bare);
@@ -288,7 +323,7 @@ fn unreadable(bare: &str, owners: &Owners, why: String) -> Segment {
         is_queue: false,
         bytes: meta.as_ref().map_or(0, |m| m.len()),
         mode: meta.as_ref().map_or_else(|| "?".into(), |m| format!("{:04o}", m.mode() & 0o7777)),
-        uid: meta.as_ref().map_or(0, |m| m.uid()),
+        uid: meta.as_ref().map(|m| m.uid()),
         owner: meta.as_ref().map_or_else(|| "?".into(), |m| owners.name(m.uid())),
         age_secs: age_of(&path).map(|a| a.as_secs_f64()),
         note: Some(why),
@@ -307,7 +342,13 @@ pub fn lookup(name: &str, grace: Duration) -> Result<Segment> {
 /// A clear message for a failure to open `name`.
 pub fn describe_open_error(name: &str, e: Error) -> Fail {
     match e {
-        Error::NotFound { name: posix } => msg(format!("no queue named {name:?}: /dev/shm{posix} does not exist")),
+        Error::NotFound { name: posix } if cfg!(target_os = "linux") => {
+            msg(format!("no queue named {name:?}: /dev/shm{posix} does not exist"))
+        }
+        e @ Error::NotFound { .. } => msg(e.to_string()),
+        Error::PermissionDenied { source, .. } if !cfg!(target_os = "linux") => {
+            msg(format!("permission denied opening {name:?}: {source}; it belongs to another user"))
+        }
         Error::PermissionDenied { name: posix, source } => msg(format!(
             "permission denied opening {name:?} (/dev/shm{posix}): {source}; it belongs to another user or its \
              mode does not let you read it (see `ls -l /dev/shm{posix}`)"
@@ -317,7 +358,16 @@ pub fn describe_open_error(name: &str, e: Error) -> Fail {
 }
 
 /// Every regular file in /dev/shm, classified, sorted by name. Objects that
+/// vanish while being scanned are left out. An error saying so where the
+/// platform cannot enumerate objects ([`CANNOT_ENUMERATE`]).
+#[cfg(not(target_os = "linux"))]
+pub fn scan(_grace: Duration) -> Result<Vec<Segment>> {
+    Err(msg(CANNOT_ENUMERATE))
+}
+
+/// Every regular file in /dev/shm, classified, sorted by name. Objects that
 /// vanish while being scanned are left out.
+#[cfg(target_os = "linux")]
 pub fn scan(grace: Duration) -> Result<Vec<Segment>> {
     let dir = std::fs::read_dir(SHM_DIR).map_err(|e| msg(format!("cannot list {SHM_DIR}: {e}")))?;
     let owners = Owners::load();

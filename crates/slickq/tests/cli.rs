@@ -4,6 +4,10 @@
 //! Every test uses its own segment names (the test process id and the test
 //! name), cleans them up, and only looks at its own rows of `ls`, so the
 //! tests can run in parallel with each other and with other programs' queues.
+//!
+//! Linux only: the fixtures write, age and stat the objects in /dev/shm, and
+//! `ls` enumerates there. The CLI on Windows is tested by `windows.rs`.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -86,7 +86,7 @@ pub fn segment(size: u32, element_size: u32, ips: u32, read_last: bool) -> Vec<u
 pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let p = dir.join("examples").join(name);
+    let p = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(p.exists(), "example binary {} is missing: build it with `cargo build --examples`", p.display());
     p
 }

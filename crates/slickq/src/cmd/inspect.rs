@@ -10,7 +10,7 @@ use slick_queue::layout::EMPTY_INDEX;
 
 use crate::cmd::write_json;
 use crate::fail::{msg, out, Result};
-use crate::segments::{lookup, HeaderView, Segment};
+use crate::segments::{lookup, object_path, os_name, HeaderView, Segment};
 
 /// One control slot, decoded.
 #[derive(Serialize)]
@@ -60,8 +60,8 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
     let seg = lookup(name, Duration::from_secs(10))?;
     if !seg.is_queue {
         return Err(msg(format!(
-            "{name:?} is not a slick-queue queue: /dev/shm/{} is {} ({})",
-            seg.name,
+            "{name:?} is not a slick-queue queue: {} is {} ({})",
+            object_path(&seg.name),
             seg.status.as_str(),
             seg.note.as_deref().unwrap_or("no layout marker")
         )));
@@ -80,7 +80,7 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
         return write_json(&mut w, &Report { segment: seg, slots_first: first, slots_last: last });
     }
     let mut lines = vec![
-        format!("name            /{}  (/dev/shm/{})", seg.name, seg.name),
+        format!("name            {}  ({})", os_name(&seg.name), object_path(&seg.name)),
         format!(
             "status          {}{}",
             seg.status.as_str(),
@@ -91,7 +91,7 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
             seg.bytes,
             seg.mode,
             seg.owner,
-            seg.uid,
+            seg.uid.map_or_else(|| "-".to_owned(), |u| u.to_string()),
             seg.age_secs.unwrap_or(0.0)
         ),
     ];

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::fail::{msg, out, Result};
-use crate::segments::{describe_open_error, lookup, scan, Segment};
+use crate::segments::{describe_open_error, lookup, object_path, scan, Segment};
 
 fn describe(s: &Segment) -> String {
     let mut d = s.status.as_str().to_owned();
@@ -30,13 +30,24 @@ pub fn run_named(names: &[String], force: bool, dry_run: bool) -> Result<()> {
         };
         if !seg.is_queue && !force {
             eprintln!(
-                "slickq: not removing {name:?}: /dev/shm/{} is not a slick-queue queue ({}: {}); \
+                "slickq: not removing {name:?}: {} is not a slick-queue queue ({}: {}); \
                  add --force to remove it anyway",
-                seg.name,
+                object_path(&seg.name),
                 seg.status.as_str(),
                 seg.note.as_deref().unwrap_or("no layout marker")
             );
             failed.push(name.as_str());
+            continue;
+        }
+        if !slick_queue::REMOVE_UNLINKS {
+            writeln!(
+                w,
+                "{} ({}) not removed: Windows has nothing to remove; a named mapping disappears when the last \
+                 process holding it closes it",
+                seg.name,
+                describe(&seg)
+            )
+            .map_err(out)?;
             continue;
         }
         if dry_run {

@@ -19,14 +19,22 @@
 //!   records never clobber each other's bytes, and no access is ever a
 //!   mixed-size atomic access.
 //!
-//! Every `unsafe` block of the core crate is in this file.
+//! Every `unsafe` block of the core crate is in this module (this file and
+//! `mapping.rs`, the platform's shared mapping).
 
 use std::ptr::NonNull;
 
-#[cfg(all(unix, not(loom)))]
-use crate::layout::ShmHeader;
 use crate::layout::{Geometry, Slot};
 use crate::sync::{AtomicU64, CachePadded, Ordering};
+
+#[cfg(all(any(unix, windows), not(loom)))]
+mod mapping;
+#[cfg(all(windows, not(loom)))]
+pub(crate) use mapping::win;
+#[cfg(all(any(unix, windows), not(loom)))]
+pub(crate) use mapping::Mapping;
+#[cfg(all(target_os = "macos", not(loom)))]
+pub(crate) use mapping::ReadView;
 
 /// The reservation word and the last-published index of a local queue, each
 /// on its own cache lines. (A shared segment keeps them in its header, where
@@ -61,7 +69,7 @@ impl Drop for LocalBlock {
 
 enum Backing {
     Local(#[allow(dead_code)] LocalBlock),
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     Mapped(Mapping),
 }
 
@@ -124,7 +132,7 @@ impl Region {
 
     /// A region over a mapped segment, if the mapping is long enough for the
     /// geometry; otherwise the mapping is handed back.
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub fn shared(mapping: Mapping, geometry: &Geometry) -> Result<Region, Mapping> {
         let data_offset = geometry.data_offset();
         let words = geometry.data_len().div_ceil(8);
@@ -163,7 +171,7 @@ impl Region {
     }
 
     /// The mapping under a shared region.
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub fn mapping(&self) -> Option<&Mapping> {
         match &self.backing {
             Backing::Mapped(m) => Some(m),
@@ -367,97 +375,6 @@ impl Region {
             }
             done += chunk;
         }
-    }
-}
-
-/// A read-write shared mapping of a whole shared-memory object.
-#[cfg(all(unix, not(loom)))]
-pub(crate) struct Mapping {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: the mapping is plain shared memory; all access through it is atomic
-// (see `Region`), and unmapping happens once, in `Drop`.
-#[cfg(all(unix, not(loom)))]
-unsafe impl Send for Mapping {}
-// SAFETY: as above.
-#[cfg(all(unix, not(loom)))]
-unsafe impl Sync for Mapping {}
-
-#[cfg(all(unix, not(loom)))]
-impl Mapping {
-    /// Maps `len` bytes (the object's length, `len > 0`) of `fd` read-write,
-    /// shared.
-    pub fn map(fd: std::os::fd::BorrowedFd<'_>, len: usize) -> std::io::Result<Mapping> {
-        use rustix::mm::{MapFlags, ProtFlags};
-        if len == 0 {
-            return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
-        }
-        // SAFETY: a fresh mapping chosen by the kernel (null hint) cannot
-        // overlap any Rust object; the result is owned by the returned value
-        // and unmapped exactly once in `Drop`.
-        let ptr = unsafe {
-            rustix::mm::mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0)?
-        };
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::Other))?;
-        Ok(Mapping { ptr, len })
-    }
-
-    /// Length of the mapped object in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Bytes that may be accessed: the object's length rounded up to whole
-    /// 4 KiB pages (the kernel maps whole pages; 4 KiB divides every page
-    /// size). Only the last data word of an array whose length is not a
-    /// multiple of 8 ever reaches past `len()`, and only the bytes before
-    /// `len()` of it are used.
-    pub fn accessible_len(&self) -> usize {
-        self.len.div_ceil(4096).saturating_mul(4096)
-    }
-
-    /// The segment header, if the mapping is long enough to hold one.
-    pub fn header(&self) -> Option<&ShmHeader> {
-        if self.len < crate::layout::HEADER_SIZE {
-            return None;
-        }
-        // SAFETY: the mapping holds at least 64 bytes and is page-aligned;
-        // `ShmHeader` is 64 bytes of atomics with alignment 8.
-        Some(unsafe { &*self.ptr.as_ptr().cast::<ShmHeader>() })
-    }
-
-    /// The control slot `i` of a segment with `slot_count` slots, if the
-    /// mapping covers it (used while initializing, before a `Region` exists).
-    pub fn slot(&self, i: usize) -> Option<&Slot> {
-        let end = crate::layout::HEADER_SIZE.checked_add(i.checked_add(1)?.checked_mul(crate::layout::SLOT_SIZE)?)?;
-        if end > self.len {
-            return None;
-        }
-        // SAFETY: slot `i` ends within the mapping (checked above) and is
-        // 8-aligned (64 + 16 * i from a page-aligned base).
-        Some(unsafe { &*self.ptr.as_ptr().add(crate::layout::HEADER_SIZE).cast::<Slot>().add(i) })
-    }
-
-    /// The 8-byte word at offset 0 (a shared work-stealing cursor object).
-    pub fn word0(&self) -> Option<&AtomicU64> {
-        if self.len < 8 {
-            return None;
-        }
-        // SAFETY: 8 bytes at the page-aligned start of the mapping.
-        Some(unsafe { &*self.ptr.as_ptr().cast::<AtomicU64>() })
-    }
-}
-
-#[cfg(all(unix, not(loom)))]
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe the mapping made in `map`, unmapped
-        // only here; no reference into it outlives `self` (all accessors
-        // borrow `&self`). A failure leaves the mapping in place, which is a
-        // leak, not unsoundness.
-        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
 
