@@ -61,7 +61,7 @@ fn geometry_comes_from_the_header_not_the_mapping_size() {
     assert_eq!(c.read(&mut cur).unwrap().value(), [7u8; 24]);
     // A disagreeing creator is told what differs.
     match ByteQueue::create_or_open(&g.name, 128, 24, &Options::new()) {
-        Err(Error::Mismatch { field, expected, found }) => assert_eq!((field, expected, found), ("size", 128, 64)),
+        Err(Error::Mismatch { field, expected, found, .. }) => assert_eq!((field, expected, found), ("size", 128, 64)),
         other => panic!("expected a size mismatch, got {other:?}"),
     }
 }
