@@ -52,11 +52,21 @@ const LEGACY_GRACE: Duration = Duration::from_millis(5);
 
 pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Result<Attached> {
     let deadline = Instant::now() + options.init_timeout;
-    let fd = match request {
+    let (fd, made_object) = match request {
         Request::CreateOrOpen(g) => create_or_open_object(name, g, options, deadline)?,
-        Request::Open { .. } => shm::open_rw(name)?,
+        Request::Open { .. } => (shm::open_rw(name, options.allow_foreign_owner)?, false),
     };
-    let mapping = map_whole(name, &fd, deadline)?;
+    let mapping = match map_whole(name, &fd, deadline) {
+        Ok(m) => m,
+        Err(e) => {
+            // An object this call created and cannot use is removed, so a
+            // failed create leaves nothing behind.
+            if made_object {
+                let _ = shm::unlink(name);
+            }
+            return Err(e);
+        }
+    };
     // The object is mapped; the descriptor is no longer needed.
     drop(fd);
     let Some(header) = mapping.header() else {
@@ -142,21 +152,27 @@ fn mismatch(field: &'static str, expected: u32, found: u32) -> Result<()> {
     }
 }
 
-/// `shm_open(O_CREAT|O_EXCL)`, sizing the object if that succeeded;
-/// otherwise opening the existing one.
-fn create_or_open_object(name: &ShmName, g: &Geometry, options: &Options, deadline: Instant) -> Result<OwnedFd> {
+/// `shm_open(O_CREAT|O_EXCL)`, sizing the object (and reserving its
+/// memory) if that succeeded; otherwise opening the existing one. The flag
+/// says whether this call created the object.
+fn create_or_open_object(
+    name: &ShmName,
+    g: &Geometry,
+    options: &Options,
+    deadline: Instant,
+) -> Result<(OwnedFd, bool)> {
     loop {
         if let Some(fd) = shm::create_exclusive(name, options.mode)? {
             failpoint("attach-created");
-            if let Err(e) = shm::set_len(&fd, g.segment_len() as u64, name) {
+            if let Err(e) = shm::allocate(&fd, g.segment_len() as u64, name) {
                 let _ = shm::unlink(name);
                 return Err(e);
             }
             failpoint("attach-sized");
-            return Ok(fd);
+            return Ok((fd, true));
         }
-        match shm::open_rw(name) {
-            Ok(fd) => return Ok(fd),
+        match shm::open_rw(name, options.allow_foreign_owner) {
+            Ok(fd) => return Ok((fd, false)),
             // Removed between our two calls: try to create it again.
             Err(Error::NotFound { .. }) if Instant::now() < deadline => continue,
             Err(e) => return Err(e),

@@ -8,6 +8,8 @@
 mod common;
 #[path = "processes/hardening.rs"]
 mod hardening;
+#[path = "processes/host.rs"]
+mod host;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -24,6 +26,9 @@ use slick_queue::{ByteQueue, Error, Options, SharedCursor};
 fn main() {
     if let Ok(role) = std::env::var("SQ_ROLE") {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some(code) = host::run_role(&role, &args) {
+            std::process::exit(code);
+        }
         if let Some(code) = hardening::run_role(&role, &args) {
             std::process::exit(code);
         }
@@ -39,6 +44,7 @@ fn main() {
     ]
     .into_iter()
     .chain(hardening::trials())
+    .chain(host::trials())
     .collect();
     libtest_mimic::run(&args, tests).exit();
 }
