@@ -31,6 +31,10 @@ use crate::units::{parse_duration, parse_size};
 #[derive(Parser, Debug)]
 #[command(name = "slickq", version, propagate_version = true, max_term_width = 100)]
 struct Cli {
+    /// Attach to queues and cursors owned by another user (refused by
+    /// default: anyone can create a name in /dev/shm first).
+    #[arg(long, global = true)]
+    allow_foreign_owner: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -280,7 +284,7 @@ struct ProduceArgs {
     /// Elements per control slot when creating (a power of two, default 1).
     #[arg(long, value_name = "K")]
     items_per_slot: Option<u32>,
-    /// Permission bits when creating, in octal (default 600).
+    /// Permission bits when creating, in octal (default 600; setuid, setgid and sticky bits are refused).
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     mode: Option<u32>,
     /// Cut stdin into records of exactly this many bytes instead of lines.
@@ -356,13 +360,18 @@ struct BenchArgs {
 fn parse_mode(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix("0o").unwrap_or(s);
     match u32::from_str_radix(digits, 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
+        Ok(m) if m <= 0o777 => Ok(m),
+        Ok(m) if m <= 0o7777 => Err(format!(
+            "{s:?} has setuid, setgid or sticky bits ({:o}): a queue's mode may only hold permission bits (0 to 777)",
+            m & 0o7000
+        )),
         _ => Err(format!("{s:?} is not an octal permission mode such as 600 or 0660")),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    open::ALLOW_FOREIGN_OWNER.store(cli.allow_foreign_owner, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         Command::Ls(a) => cmd::ls::run(a.all, a.grace, a.json),
         Command::Inspect(a) => cmd::inspect::run(&a.name, a.slots, a.json),

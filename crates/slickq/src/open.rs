@@ -2,6 +2,7 @@
 //! whole geometry and its `read_last` feature, with errors that name the
 //! object and say what it is.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use slick_queue::layout::{INIT_INITIALIZING, INIT_UNINITIALIZED};
@@ -13,6 +14,14 @@ use crate::segments::{lookup, Status};
 /// How old a half-initialised queue must be before opening it fails at once
 /// (the default grace period of `ls` and `rm --stale`).
 pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
+/// `--allow-foreign-owner`: set once by `main` before any command runs.
+pub static ALLOW_FOREIGN_OWNER: AtomicBool = AtomicBool::new(false);
+
+/// The options every command starts from (`--allow-foreign-owner` applied).
+pub fn options() -> Options {
+    Options::new().allow_foreign_owner(ALLOW_FOREIGN_OWNER.load(Ordering::Relaxed))
+}
 
 /// Opens the queue `name` (it must exist), adopting its capacity, element
 /// size, items_per_slot and read_last setting.
@@ -31,7 +40,7 @@ pub fn open_queue(name: &str) -> Result<ByteQueue> {
     let read_last = seg.header.as_ref().is_some_and(|h| h.features.iter().any(|f| f == "read_last"));
     // A marker-less header in the middle of its creation is still waited for
     // by the core (up to its 2 s init timeout); say what it is if that fails.
-    let options = Options::new().read_last(read_last);
+    let options = options().read_last(read_last);
     ByteQueue::open_any(name, &options).map_err(|e| {
         let again = lookup(name, Duration::ZERO).ok();
         match again {

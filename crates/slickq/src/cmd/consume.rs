@@ -3,7 +3,7 @@
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
-use slick_queue::{ByteRecord, Options, SharedCursor};
+use slick_queue::{ByteRecord, SharedCursor};
 
 use crate::cmd::tail::trim_zeros;
 use crate::fail::{msg, out, Result};
@@ -27,7 +27,7 @@ pub fn run(o: ConsumeOpts) -> Result<()> {
     let q = open_queue(&o.name)?;
     let shared = match &o.shared_cursor {
         Some(c) => Some(
-            SharedCursor::create_or_open(c, &Options::new())
+            SharedCursor::create_or_open(c, &crate::open::options())
                 .map_err(|e| msg(format!("cannot open the cursor object {c:?}: {e}")))?,
         ),
         None => None,

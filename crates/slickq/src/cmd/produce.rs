@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use slick_queue::{ByteQueue, Options};
+use slick_queue::ByteQueue;
 
 use crate::fail::{msg, Result};
 use crate::open::open_queue;
@@ -43,7 +43,7 @@ fn attach(o: &ProduceOpts) -> Result<ByteQueue> {
         return Ok(q);
     };
     let es = o.element_size.ok_or_else(|| msg("--create needs --element-size"))?;
-    let mut opts = Options::new();
+    let mut opts = crate::open::options();
     if let Some(k) = o.items_per_slot {
         opts = opts.items_per_slot(k);
     }
