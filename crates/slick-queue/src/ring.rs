@@ -277,6 +277,21 @@ impl Ring {
         }
     }
 
+    /// A slot names an index a reader would jump to (a later lap at the
+    /// same position, or a wrap marker) beyond the wire format's 48-bit
+    /// index space, which no producer ever reserves. Following it is how a
+    /// cursor gets near 2^64, wraps to 0 and reads the same slots again for
+    /// ever (a static segment whose indices were scribbled over); refusing
+    /// it keeps every jump inside the index space, so drain loops end. The
+    /// read reports nothing new; counted in `corrupt_count()`. Always true
+    /// (it reads as the condition that ends the read).
+    #[cold]
+    #[inline(never)]
+    fn corrupt_jump(&self) -> bool {
+        self.count_corrupt(true);
+        true
+    }
+
     /// Reads the next record at a private cursor (broadcast: every cursor
     /// sees every record) and advances the cursor past it.
     ///
@@ -321,6 +336,9 @@ impl Ring {
             if d == EMPTY_INDEX || d < cur {
                 break; // nothing new
             }
+            if d != cur && d > INDEX_MASK && self.corrupt_jump() {
+                break; // a corrupt index: nothing new, the cursor stays
+            }
             if d != cur && d & self.mask != pos {
                 // Wrap marker: the next record starts a lap later. A marker
                 // left by a later lap skips whole laps: count them.
@@ -332,11 +350,19 @@ impl Ring {
             if slot.data_index.load(Ordering::Acquire) != d {
                 continue; // recycled between the loads
             }
+            let (len, corrupt) = self.clamp(pos, n);
+            let next = d.wrapping_add(self.need(u64::from(len)));
+            if next < d {
+                // The record's end wraps the 64-bit cursor back to the
+                // start (only a cursor set beyond the index space can get
+                // here): corrupt, nothing new.
+                self.count_corrupt(true);
+                break;
+            }
             // d > cur at the same position: producers lapped this reader.
             self.count_loss(d - cur);
-            let (len, corrupt) = self.clamp(pos, n);
             self.count_corrupt(corrupt);
-            cur = d.wrapping_add(self.need(u64::from(len)));
+            cur = next;
             found = Some(Found { index: d, len });
             break;
         }
@@ -361,6 +387,9 @@ impl Ring {
             let d = slot.data_index.load(Ordering::Acquire);
             if d == EMPTY_INDEX || d < cur {
                 return None;
+            }
+            if d != cur && d > INDEX_MASK && self.corrupt_jump() {
+                return None; // a corrupt index: nothing new
             }
             if d != cur && d & self.mask != pos {
                 // Wrap marker; whoever moves the cursor counts skipped laps.

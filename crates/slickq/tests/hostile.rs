@@ -166,3 +166,35 @@ fn another_users_queue_needs_allow_foreign_owner() {
     let out = ok(&as_nobody(&["--allow-foreign-owner", "tail", name.as_str(), "--from-start"]));
     assert!(out.contains("index=0"), "{out}");
 }
+
+/// A static queue whose slots were overwritten with indices near 2^64
+/// (each naming its own position): `tail` without `--follow` (also
+/// `--from-start`) and `consume --idle-timeout` end instead of printing the
+/// same slots for ever.
+#[test]
+fn drain_commands_end_on_corrupt_indices() {
+    let name = Name::new("corrupt_idx");
+    let q = Queue::<u64>::create_or_open(name.as_str(), 64, &Options::new()).unwrap();
+    for i in 0..10 {
+        q.push(i).unwrap();
+    }
+    let base = u64::MAX - 63;
+    for i in 0..64u64 {
+        let mut slot = [0u8; 16];
+        slot[..8].copy_from_slice(&(base + i).to_le_bytes());
+        slot[8..12].copy_from_slice(&1u32.to_le_bytes());
+        poke(&name, 64 + 16 * i, &slot);
+    }
+    let n = name.as_str();
+    for args in [
+        vec!["tail", n],
+        vec!["tail", n, "--from-start"],
+        vec!["consume", n, "--idle-timeout", "200ms"],
+        vec!["consume", n, "--from-start", "--idle-timeout", "200ms"],
+    ] {
+        let (o, took) = run_within(&args, b"", Duration::from_secs(20));
+        assert!(o.status.code().is_some(), "{args:?} was killed after {took:?}: it did not end");
+        assert!(o.stdout.len() < 1 << 16, "{args:?} printed {} bytes", o.stdout.len());
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+}

@@ -25,6 +25,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("fifo_named_like_a_queue_is_refused_at_once", fifo_named_like_a_queue_is_refused_at_once),
         Trial::test("modes_with_setuid_setgid_or_sticky_are_refused", modes_with_setuid_setgid_or_sticky_are_refused),
         Trial::test("full_dev_shm_is_an_error_not_a_signal", full_dev_shm_is_an_error_not_a_signal),
+        Trial::test("corrupt_indices_end_drain_loops", corrupt_indices_end_drain_loops),
     ]
 }
 
@@ -276,6 +277,62 @@ fn full_shm(name: &str) -> Result<(), String> {
         return Err("a failed create on a full tmpfs left its object".into());
     }
     say("all ok");
+    Ok(())
+}
+
+/// A static segment whose slots were overwritten (through the file, as any
+/// process with write access can) with indices near 2^64, each naming its
+/// own position: following them once moves a cursor past 2^64, where it
+/// wraps to the start and would read the same slots again, for ever. Drain
+/// loops (`while let Some(_) = read(..)`) with a private cursor from 0, from
+/// `initial_reading_index()` and with a shared cursor must end, the
+/// corruption counted in `corrupt_count()`. Also indices beyond the 48-bit
+/// index space that do not wrap, and a wrap marker pointing beyond it.
+fn corrupt_indices_end_drain_loops() -> Result<(), Failed> {
+    const CAP: u64 = 64;
+    let mut g = ShmGuard::new("corrupt_idx");
+    for (case, base) in [("near 2^64", u64::MAX - CAP + 1), ("beyond 2^48", 1u64 << 50)] {
+        let name = g.also(&format!("{}", base.leading_zeros()));
+        let q = ByteQueue::create_or_open(&name, CAP as u32, 8, &Options::new())?;
+        for i in 0..10u64 {
+            q.push(&i.to_le_bytes())?;
+        }
+        let file = std::fs::OpenOptions::new().write(true).open(format!("/dev/shm/{name}"))?;
+        for i in 0..CAP {
+            // slot i: data_index = base + i (same position), size 1
+            let mut slot = [0u8; 16];
+            slot[..8].copy_from_slice(&(base + i).to_le_bytes());
+            slot[8..12].copy_from_slice(&1u32.to_le_bytes());
+            file.write_all_at(&slot, 64 + 16 * i)?;
+        }
+        let limit = 4 * CAP as usize;
+        for start in [0, q.initial_reading_index()] {
+            let mut cursor = start;
+            let mut n = 0;
+            while q.read(&mut cursor).is_some() {
+                n += 1;
+                ensure(n <= limit, format!("{case}: a drain loop from {start} did not end ({n} records)"))?;
+            }
+        }
+        let cursor = std::sync::atomic::AtomicU64::new(0);
+        let mut n = 0;
+        while q.read_shared(&cursor).is_some() {
+            n += 1;
+            ensure(n <= limit, format!("{case}: a shared-cursor drain loop did not end"))?;
+        }
+        ensure(q.corrupt_count() > 0, format!("{case}: the corruption was not counted"))?;
+    }
+    // A wrap marker (slot 0 naming another position) pointing beyond 2^48.
+    let name = g.also("marker");
+    let q = ByteQueue::create_or_open(&name, CAP as u32, 8, &Options::new())?;
+    let file = std::fs::OpenOptions::new().write(true).open(format!("/dev/shm/{name}"))?;
+    let mut slot = [0u8; 16];
+    slot[..8].copy_from_slice(&((1u64 << 60) + 5).to_le_bytes());
+    slot[8..12].copy_from_slice(&1u32.to_le_bytes());
+    file.write_all_at(&slot, 64)?;
+    let mut cursor = 0;
+    ensure(q.read(&mut cursor).is_none() && cursor == 0, format!("followed a corrupt wrap marker to {cursor}"))?;
+    ensure(q.corrupt_count() == 1, format!("corrupt_count {}", q.corrupt_count()))?;
     Ok(())
 }
 
