@@ -51,6 +51,20 @@ const POLL: Duration = Duration::from_millis(1);
 const LEGACY_GRACE: Duration = Duration::from_millis(5);
 
 pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Result<Attached> {
+    match attach_once(name, request, options) {
+        // A 0-byte object still empty after the whole init timeout: its
+        // creator died between `shm_open` and sizing it (only the creator
+        // sizes an object). Create-or-open replaces it once, as it
+        // re-initializes an object whose creator died at init_state 0.
+        Err(Error::Truncated { len: 0, .. }) if matches!(request, Request::CreateOrOpen(_)) => {
+            shm::unlink_if_empty(name)?;
+            attach_once(name, request, options)
+        }
+        other => other,
+    }
+}
+
+fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<Attached> {
     let deadline = Instant::now() + options.init_timeout;
     let (fd, made_object) = match request {
         Request::CreateOrOpen(g) => create_or_open_object(name, g, options, deadline)?,

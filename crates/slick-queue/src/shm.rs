@@ -247,6 +247,25 @@ pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
     }
 }
 
+/// Unlinks the name if it still names an empty (0-byte) regular file: an
+/// object whose creator died before sizing it. Anything else under the name
+/// (a sized object, a newer one) is left alone. The check and the unlink
+/// are two steps; a creator that sizes the object between them loses it,
+/// which is why only a caller that waited the whole init timeout for the
+/// object to be sized calls this.
+pub(crate) fn unlink_if_empty(name: &ShmName) -> Result<()> {
+    let fd = match sys_open(name, shm::OFlags::RDONLY, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Error::NotFound { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let st = check_regular(&fd, name)?;
+    if st.st_size == 0 {
+        unlink(name)?;
+    }
+    Ok(())
+}
+
 /// Reads up to `buf.len()` bytes at `offset` without mapping the object.
 pub(crate) fn read_at(fd: impl AsFd, buf: &mut [u8], offset: u64, name: &ShmName) -> Result<usize> {
     let mut done = 0;
