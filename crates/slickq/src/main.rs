@@ -89,9 +89,16 @@ and, with --all only, for objects without the marker:
   unreadable    could not be opened (permission denied)
 
 A queue is STALE when its status is initializing, uninitialized or truncated
-and the object was last modified (sized by its creator) more than the grace
-period ago: no live creator takes that long, so `slickq rm --stale` removes
-it. Healthy, corrupt and newer queues are never stale.";
+(or the object is 0 bytes long: its creator died before sizing it), it was
+last modified (sized by its creator) more than the grace period ago, and no
+process maps it or holds it open: `slickq rm --stale` removes it. Healthy,
+corrupt and newer queues are never stale.
+
+PIDS lists the processes that map the object (from /proc/PID/maps) or hold
+it open (/proc/PID/fd), and a line per such object gives their commands: the
+processes attached to it. A paused or slow creator shows up there and keeps
+its object from going stale. As a user other than root, only processes this
+user may inspect are seen.";
 
 const INSPECT_ABOUT: &str = "\
 Decode one queue's header and control slots without joining it.
@@ -166,8 +173,10 @@ creator of the name gets a fresh segment.
 `slickq rm --stale` removes every stale queue (see `slickq ls --help`): a
 queue whose init_state is stuck below ready (0 or 2), or whose object is
 shorter than its geometry needs, and that was last modified more than the
-grace period ago. Objects without the layout marker, healthy queues and
-queues made by newer peers are never removed this way.";
+grace period ago, or a 0-byte object that old. An object that some process
+still maps or holds open (a paused creator) is kept and reported with the
+processes' pids and commands. Objects without the layout marker, healthy
+queues and queues made by newer peers are never removed this way.";
 
 const BENCH_ABOUT: &str = "\
 Quick throughput and latency runs of the library on this machine.

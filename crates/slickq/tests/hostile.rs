@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use slick_queue::{Options, Queue};
+use slick_queue::{ByteQueue, Options, Queue};
 
 /// Runs `slickq args...` (stdin `input`), killing it after `limit`; returns
 /// its output and how long it took.
@@ -197,4 +197,91 @@ fn drain_commands_end_on_corrupt_indices() {
         assert!(o.stdout.len() < 1 << 16, "{args:?} printed {} bytes", o.stdout.len());
         assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     }
+}
+
+/// Starts a process (the system python3) that maps `/dev/shm/NAME`, or, for
+/// a 0-byte object, only holds it open, then stops it with SIGSTOP: a
+/// paused creator. Returns it once it has the object.
+fn paused_holder(name: &Name) -> std::process::Child {
+    let code = "import mmap, os, sys, time\n\
+                f = open(sys.argv[1], 'r+b')\n\
+                m = mmap.mmap(f.fileno(), 0) if os.fstat(f.fileno()).st_size else None\n\
+                print('holding', flush=True)\n\
+                time.sleep(600)\n";
+    let mut child = Command::new("python3")
+        .args(["-c", code])
+        .arg(name.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed to hold an object open");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line.trim(), "holding");
+    let stopped = Command::new("kill").args(["-STOP", &child.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    child
+}
+
+/// `rm --stale` never removes what a live process maps or holds open,
+/// however old and half-initialised it looks (a paused creator), and says
+/// so; `ls` and `inspect` show those processes (pid and command). 0-byte
+/// objects nobody holds are stale and removed; once the holders are gone,
+/// their objects are removed too.
+#[test]
+fn rm_stale_keeps_objects_a_live_process_has_and_ls_shows_it() {
+    let mapped = Name::new("live_mapped");
+    let held = Name::new("live_held");
+    let empty = Name::new("live_empty");
+    let half = Name::new("live_half");
+    for n in [&mapped, &half] {
+        ByteQueue::create_or_open(n.as_str(), 16, 8, &Options::new()).unwrap();
+        poke(n, 48, &2u32.to_le_bytes()); // init_state 2: a creator that never finished
+    }
+    std::fs::write(held.path(), b"").unwrap();
+    std::fs::write(empty.path(), b"").unwrap();
+    let mut holders = [paused_holder(&mapped), paused_holder(&held)];
+    for n in [&mapped, &held, &empty, &half] {
+        age(n, 3600);
+    }
+    let pid_mapped = holders[0].id().to_string();
+    let pid_held = holders[1].id().to_string();
+    let prefix = format!("slickq_t{}_live_", std::process::id());
+
+    let listing = ok(&slickq(&["ls", "--all"]));
+    let row = ls_row(&listing, mapped.as_str()).unwrap();
+    assert_eq!(row.last().unwrap(), &pid_mapped, "{listing}");
+    assert_eq!(row[1], "initializing", "not stale while mapped: {listing}");
+    let line_of = |name: &Name| {
+        let start = format!("{}: attached: ", name.as_str());
+        listing
+            .lines()
+            .find(|l| l.starts_with(&start))
+            .unwrap_or_else(|| panic!("no {start:?} in {listing}"))
+            .to_owned()
+    };
+    let (line_mapped, line_held) = (line_of(&mapped), line_of(&held));
+    assert!(
+        line_mapped.contains(&format!("pid {pid_mapped} (")) && line_mapped.contains("-c import mmap"),
+        "{line_mapped}"
+    );
+    assert!(!line_mapped.contains("open, not mapped"), "{line_mapped}");
+    assert!(line_held.contains(&format!("pid {pid_held} (")) && line_held.contains("open, not mapped"), "{line_held}");
+    let inspected = ok(&slickq(&["inspect", mapped.as_str()]));
+    assert!(inspected.contains(&format!("attached        pid {pid_mapped} (")), "{inspected}");
+
+    let out = ok(&slickq(&["rm", "--stale", "--prefix", &prefix]));
+    assert!(out.contains(&format!("kept /{}", mapped.as_str())) && out.contains(&pid_mapped), "{out}");
+    assert!(out.contains(&format!("kept /{}", held.as_str())) && out.contains(&pid_held), "{out}");
+    assert!(out.contains(&format!("removed /{}", empty.as_str())), "{out}");
+    assert!(out.contains(&format!("removed /{}", half.as_str())), "{out}");
+    assert!(mapped.exists() && held.exists() && !empty.exists() && !half.exists());
+
+    for h in &mut holders {
+        h.kill().unwrap();
+        h.wait().unwrap();
+    }
+    let out = ok(&slickq(&["rm", "--stale", "--prefix", &prefix]));
+    assert!(out.contains(&format!("removed /{}", mapped.as_str())), "{out}");
+    assert!(out.contains(&format!("removed /{}", held.as_str())), "{out}");
+    assert!(!mapped.exists() && !held.exists());
 }

@@ -10,7 +10,7 @@ use slick_queue::layout::EMPTY_INDEX;
 
 use crate::cmd::write_json;
 use crate::fail::{msg, out, Result};
-use crate::segments::{lookup, HeaderView, Segment};
+use crate::segments::{describe_attached, lookup, HeaderView, Segment};
 
 /// One control slot, decoded.
 #[derive(Serialize)]
@@ -115,6 +115,10 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
             format!("last_published  {}", h.last_published.map_or_else(|| "none".to_owned(), |l| l.to_string())),
         ]);
     }
+    lines.push(format!(
+        "attached        {}",
+        if seg.attached.is_empty() { "none".to_owned() } else { describe_attached(&seg.attached) }
+    ));
     for l in lines {
         writeln!(w, "{l}").map_err(out)?;
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::cmd::{write_json, Table};
 use crate::fail::{out, Result};
-use crate::segments::{scan, Status, SHM_DIR};
+use crate::segments::{describe_attached, kept_by_holders, scan, Status, SHM_DIR};
 
 /// Lists the queues (every object with `all`), flagging stale ones.
 pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
@@ -33,8 +33,9 @@ pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
                 "MODE",
                 "OWNER",
                 "BYTES",
+                "PIDS",
             ],
-            &[false, false, true, true, true, false, true, true, false, false, true],
+            &[false, false, true, true, true, false, true, true, false, false, true, false],
         );
         let dash = || "-".to_owned();
         for s in &shown {
@@ -51,7 +52,12 @@ pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
                 ]),
                 None => cells.extend(std::iter::repeat_with(dash).take(6)),
             }
-            cells.extend([s.mode.clone(), s.owner.clone(), s.bytes.to_string()]);
+            let pids = if s.attached.is_empty() {
+                dash()
+            } else {
+                s.attached.iter().map(|a| a.pid.to_string()).collect::<Vec<_>>().join(",")
+            };
+            cells.extend([s.mode.clone(), s.owner.clone(), s.bytes.to_string(), pids]);
             t.row(cells);
         }
         t.write(&mut w)?;
@@ -65,6 +71,13 @@ pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
                 ));
             }
             writeln!(w, "{note}").map_err(out)?;
+        }
+        for s in shown.iter().filter(|s| !s.attached.is_empty()) {
+            let mut line = format!("{}: attached: {}", s.name, describe_attached(&s.attached));
+            if kept_by_holders(s, grace) {
+                line.push_str(" [not stale although old: a process still has it]");
+            }
+            writeln!(w, "{line}").map_err(out)?;
         }
     }
     if !all && hidden_unreadable > 0 {

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::fail::{msg, out, Result};
-use crate::segments::{describe_open_error, lookup, scan, Segment};
+use crate::segments::{describe_attached, describe_open_error, kept_by_holders, lookup, scan, Segment};
 
 fn describe(s: &Segment) -> String {
     let mut d = s.status.as_str().to_owned();
@@ -67,7 +67,21 @@ pub fn run_stale(grace: Duration, prefix: Option<&str>, dry_run: bool) -> Result
     let mut removed = 0;
     let mut failed = 0;
     for seg in scan(grace)? {
-        if !seg.stale || prefix.is_some_and(|p| !seg.name.starts_with(p)) {
+        if prefix.is_some_and(|p| !seg.name.starts_with(p)) {
+            continue;
+        }
+        if kept_by_holders(&seg, grace) {
+            writeln!(
+                w,
+                "kept /{} ({}): still attached: {}",
+                seg.name,
+                describe(&seg),
+                describe_attached(&seg.attached)
+            )
+            .map_err(out)?;
+            continue;
+        }
+        if !seg.stale {
             continue;
         }
         // Look again right before unlinking: only what is still stale goes.
