@@ -124,7 +124,7 @@ pub use queue::{ByteQueue, ByteRecord, Queue, Record};
 pub use shm::ShmName;
 
 #[cfg(all(unix, not(loom)))]
-pub use cursor::SharedCursor;
+pub use cursor::{SharedCursor, CURSOR_LEN};
 
 /// Re-exported so users can name the `Pod` bound (and derive it with
 /// bytemuck's `derive` feature).

@@ -3,6 +3,7 @@
 
 mod cmd;
 mod fail;
+mod interrupt;
 mod open;
 mod segments;
 mod units;
@@ -380,6 +381,7 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    interrupt::install();
     open::ALLOW_FOREIGN_OWNER.store(cli.allow_foreign_owner, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         Command::Ls(a) => cmd::ls::run(a.all, a.grace, a.json),
@@ -432,6 +434,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::BrokenPipe) => ExitCode::SUCCESS,
+        Err(Fail::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("slickq: error: {e}");
             ExitCode::FAILURE

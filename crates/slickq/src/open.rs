@@ -107,21 +107,30 @@ pub fn oldest_index(q: &ByteQueue, name: &str) -> u64 {
     let lo = write - cap;
     let slots = u64::from(q.slot_count());
     let ips = u64::from(q.items_per_slot());
-    let mut buf = vec![0u8; slots as usize * SLOT_SIZE];
-    match slick_queue::inspect::read_bytes(name, HEADER_SIZE as u64, &mut buf) {
-        Ok(n) if n == buf.len() => {}
-        _ => return 0,
-    }
     let first = (lo & (cap - 1)) / ips;
-    for k in 0..slots {
-        let s = (first + k) % slots;
-        let at = s as usize * SLOT_SIZE;
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&buf[at..at + 8]);
-        let d = u64::from_le_bytes(word);
-        if d != EMPTY_INDEX && d >= lo && d < write && (d & (cap - 1)) / ips == s {
-            return d;
+    // The control array is read a chunk at a time (a 2^24-slot queue has a
+    // 256 MiB control array; memory stays flat).
+    const CHUNK: u64 = 4096;
+    let mut buf = vec![0u8; CHUNK as usize * SLOT_SIZE];
+    let mut k = 0;
+    while k < slots {
+        let s0 = (first + k) % slots;
+        let n = CHUNK.min(slots - s0).min(slots - k);
+        let bytes = &mut buf[..n as usize * SLOT_SIZE];
+        match slick_queue::inspect::read_bytes(name, HEADER_SIZE as u64 + s0 * SLOT_SIZE as u64, bytes) {
+            Ok(got) if got == bytes.len() => {}
+            _ => return 0,
         }
+        for i in 0..n {
+            let at = i as usize * SLOT_SIZE;
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            let d = u64::from_le_bytes(word);
+            if d != EMPTY_INDEX && d >= lo && d < write && (d & (cap - 1)) / ips == s0 + i {
+                return d;
+            }
+        }
+        k += n;
     }
     0
 }

@@ -285,3 +285,197 @@ fn rm_stale_keeps_objects_a_live_process_has_and_ls_shows_it() {
     assert!(out.contains(&format!("removed /{}", held.as_str())), "{out}");
     assert!(!mapped.exists() && !held.exists());
 }
+
+fn sigint(child: &std::process::Child) {
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+}
+
+/// Ctrl-C on `consume --shared-cursor` while a producer keeps publishing:
+/// every record the consumer claimed (the cursor counts them, one element
+/// each) is on its stdout when it exits (status 130); none is lost in a
+/// buffer or between the claim and the write.
+#[test]
+fn ctrl_c_on_consume_writes_every_claimed_record() {
+    use std::io::Read;
+    let name = Name::new("ctrlc_q");
+    let cursor = Name::new("ctrlc_c");
+    let q = ByteQueue::create_or_open(name.as_str(), 1 << 16, 16, &Options::new()).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let producer = {
+        let stop = stop.clone();
+        let name = name.as_str().to_owned();
+        std::thread::spawn(move || {
+            let q = ByteQueue::open(&name, 16, &Options::new()).unwrap();
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 60_000 {
+                q.push(format!("r{i}").as_bytes()).unwrap();
+                i += 1;
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        })
+    };
+    let mut child = Command::new(BIN)
+        .args(["consume", name.as_str(), "--shared-cursor", cursor.as_str()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        stdout.read_to_end(&mut all).unwrap();
+        all
+    });
+    // Let it claim a good number of records while they keep coming.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let claimed = || {
+        std::fs::read(cursor.path())
+            .ok()
+            .filter(|b| b.len() == 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
+    while claimed() < 2000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sigint(&child);
+    let status = child.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    producer.join().unwrap();
+    let out = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let lines: Vec<&[u8]> = out.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let claimed = claimed();
+    assert!(claimed >= 2000, "claimed only {claimed}");
+    assert_eq!(lines.len() as u64, claimed, "records claimed but not written out");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(*l, format!("r{i}").as_bytes());
+    }
+    drop(q);
+}
+
+/// `produce` reading input without newlines (`/dev/zero`) stops with an
+/// error once a line is longer than the largest record, instead of
+/// buffering the input until memory runs out.
+#[test]
+fn produce_bounds_line_length() {
+    let name = Name::new("zero");
+    Queue::<u64>::create_or_open(name.as_str(), 64, &Options::new()).unwrap();
+    let (o, took) = run_within(&["produce", name.as_str(), "--input", "/dev/zero"], b"", Duration::from_secs(20));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    fails_with(&o, 1, "longer than 512 bytes");
+}
+
+/// Absurd sizes for `bench` are errors, not allocation aborts.
+#[test]
+fn bench_refuses_absurd_sizes() {
+    for (args, needle) in [
+        (vec!["bench", "--capacity", "2G"], "too large"),
+        (vec!["bench", "--capacity", "4096M"], "too large"),
+        (vec!["bench", "--capacity", "1000"], "power of two"),
+        (vec!["bench", "--pings", "100000000000"], "too many"),
+    ] {
+        let (o, _) = run_within(&args, b"", Duration::from_secs(20));
+        fails_with(&o, 1, needle);
+    }
+}
+
+/// Ctrl-C during `bench` removes the segment it created.
+#[test]
+fn ctrl_c_during_bench_removes_its_segment() {
+    let mut child = Command::new(BIN)
+        .args(["bench", "--records", "5000000", "--pings", "10"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let prefix = format!("slickq_bench_{}_", child.id());
+    let ours = || -> Vec<String> {
+        std::fs::read_dir("/dev/shm")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(&prefix))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while ours().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!ours().is_empty(), "the benchmark segment never appeared");
+    sigint(&child);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(ours().is_empty(), "left behind: {:?}", ours());
+}
+
+/// `consume --shared-cursor` refuses an object that is not an 8-byte cursor
+/// (here the queue itself, whose reservation word a claim would move).
+#[test]
+fn shared_cursor_must_be_a_cursor_object() {
+    let name = Name::new("notcursor");
+    let q = Queue::<u64>::create_or_open(name.as_str(), 64, &Options::new()).unwrap();
+    q.push(5).unwrap();
+    let before = std::fs::read(name.path()).unwrap();
+    let (o, _) = run_within(
+        &["consume", name.as_str(), "--shared-cursor", name.as_str(), "-n", "1"],
+        b"",
+        Duration::from_secs(10),
+    );
+    fails_with(&o, 1, "not a cursor object");
+    assert_eq!(std::fs::read(name.path()).unwrap(), before, "the queue was modified");
+}
+
+/// `tail --from-start` on a queue of 2^24 elements whose producers are a lap
+/// ahead finds the oldest record without copying the 256 MiB control array:
+/// its peak memory stays far below it (measured with getrusage by a python3
+/// parent).
+#[test]
+fn tail_from_start_on_a_huge_queue_keeps_memory_flat() {
+    let name = Name::new("huge");
+    let q = match ByteQueue::create_or_open(name.as_str(), 1 << 24, 1, &Options::new()) {
+        Ok(q) => q,
+        Err(slick_queue::Error::NoSpace { .. }) => {
+            println!("skipped: /dev/shm has no room for a 2^24-element queue (272 MiB)");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    // Producers a lap ahead: write index 2^25 in the reservation word.
+    poke(&name, 0, &((1u64 << 25) << 16).to_le_bytes());
+    let code = "import resource, subprocess, sys\n\
+                p = subprocess.run(sys.argv[1:], capture_output=True)\n\
+                print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n";
+    let o = Command::new("python3").args(["-c", code, BIN, "tail", name.as_str(), "--from-start"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let mut f = out.split_whitespace();
+    let (code, kib): (i32, u64) = (f.next().unwrap().parse().unwrap(), f.next().unwrap().parse().unwrap());
+    assert_eq!(code, 0, "{out}");
+    assert!(kib < 64 * 1024, "tail --from-start peaked at {kib} KiB");
+    drop(q);
+}
+
+/// `rm --dry-run` says what the real `rm` would meet: as `nobody`, root's
+/// queue in the sticky /dev/shm cannot be removed, and the dry run says
+/// so (exit 1) instead of promising to remove it.
+#[test]
+fn rm_dry_run_reports_permission_problems() {
+    if !is_root() {
+        println!("skipped: needs root to run slickq as another user (CI runs as root)");
+        return;
+    }
+    let name = Name::new("dry_perm");
+    Queue::<u64>::create_or_open(name.as_str(), 8, &Options::new().mode(0o644)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args(args)
+            .output()
+            .expect("setpriv (util-linux)")
+    };
+    let dry = as_nobody(&["rm", "--dry-run", name.as_str()]);
+    fails_with(&dry, 1, "permission denied");
+    assert!(!stdout(&dry).contains("would remove"), "{}", stdout(&dry));
+    fails_with(&as_nobody(&["rm", name.as_str()]), 1, "ermission denied");
+    assert!(name.exists());
+    assert!(ok(&slickq(&["rm", "--dry-run", name.as_str()])).contains("would remove"));
+}

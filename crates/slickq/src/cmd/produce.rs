@@ -114,10 +114,26 @@ pub fn run(o: ProduceOpts) -> Result<()> {
         }
         None => {
             let mut line = Vec::new();
+            // A line is read at most this far (the largest record, plus
+            // "\r\n"): input without newlines (`/dev/zero`) is an error
+            // once it is too long, never buffered whole.
+            let limit = max as u64 + 2;
             loop {
                 line.clear();
-                if input.read_until(b'\n', &mut line).map_err(read_err)? == 0 {
+                let n = (&mut input).take(limit).read_until(b'\n', &mut line).map_err(read_err)?;
+                if n == 0 {
                     break;
+                }
+                if line.last() != Some(&b'\n') && n as u64 == limit {
+                    pb.finish_and_clear();
+                    return Err(msg(format!(
+                        "line {} is longer than {max} bytes, the largest record queue {:?} holds ({} elements of \
+                         {} bytes); stopped reading it; {records} records were published",
+                        records + 1,
+                        o.name,
+                        q.capacity(),
+                        q.element_size()
+                    )));
                 }
                 if line.last() == Some(&b'\n') {
                     line.pop();

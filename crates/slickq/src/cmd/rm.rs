@@ -4,7 +4,38 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::fail::{msg, out, Result};
-use crate::segments::{describe_attached, describe_open_error, kept_by_holders, lookup, scan, Segment};
+use crate::segments::{describe_attached, describe_open_error, kept_by_holders, lookup, scan, Segment, SHM_DIR};
+
+/// This process's effective uid (from /proc/self/status).
+fn euid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Why unlinking `s` would be refused, as far as the directory's mode and
+/// owners tell: /dev/shm is sticky, so only the object's owner, the
+/// directory's owner and root may unlink it. What a dry run reports.
+fn unlink_denied(s: &Segment) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = euid()?;
+    if me == 0 {
+        return None;
+    }
+    let dir = std::fs::metadata(SHM_DIR).ok()?;
+    let may_write =
+        if dir.uid() == me { dir.mode() & 0o200 != 0 } else { dir.mode() & 0o002 != 0 || dir.mode() & 0o020 != 0 };
+    if !may_write {
+        return Some(format!("permission denied: {SHM_DIR} is not writable by uid {me}"));
+    }
+    if dir.mode() & 0o1000 != 0 && s.uid != me && dir.uid() != me {
+        return Some(format!(
+            "permission denied: {SHM_DIR} is sticky and /{} belongs to {} (uid {}), not to uid {me}",
+            s.name, s.owner, s.uid
+        ));
+    }
+    None
+}
 
 fn describe(s: &Segment) -> String {
     let mut d = s.status.as_str().to_owned();
@@ -40,6 +71,11 @@ pub fn run_named(names: &[String], force: bool, dry_run: bool) -> Result<()> {
             continue;
         }
         if dry_run {
+            if let Some(why) = unlink_denied(&seg) {
+                eprintln!("slickq: could not remove {name:?}: {why}");
+                failed.push(name.as_str());
+                continue;
+            }
             writeln!(w, "would remove /{} ({})", seg.name, describe(&seg)).map_err(out)?;
             continue;
         }
@@ -90,6 +126,11 @@ pub fn run_stale(grace: Duration, prefix: Option<&str>, dry_run: bool) -> Result
             continue;
         }
         if dry_run {
+            if let Some(why) = unlink_denied(&now) {
+                eprintln!("slickq: could not remove /{}: {why}", now.name);
+                failed += 1;
+                continue;
+            }
             writeln!(w, "would remove /{} ({})", now.name, describe(&now)).map_err(out)?;
             removed += 1;
             continue;
