@@ -110,8 +110,14 @@ pub struct HeaderView {
 /// One object in /dev/shm and what it is.
 #[derive(Clone, Debug, Serialize)]
 pub struct Segment {
-    /// The object name without its leading `/` (the file name in /dev/shm).
+    /// The object name without its leading `/` (the file name in /dev/shm;
+    /// for a name that is not UTF-8, its escaped form).
     pub name: String,
+    /// The name as printed: control characters, backslashes and bytes that
+    /// are not UTF-8 escaped (`\x1b`, `\\`, `\xff`), so that a name cannot
+    /// drive the terminal and can be given back to `slickq rm`.
+    #[serde(skip)]
+    pub shown: String,
     /// Its classification.
     pub status: Status,
     /// Whether `rm --stale` would remove it (given the grace period used):
@@ -252,6 +258,54 @@ impl Holders {
     }
 }
 
+/// A file name as printed: printable text as is; control characters,
+/// backslashes and bytes that are not UTF-8 as `\xNN` / `\\` escapes
+/// (other non-printable characters as `\u{..}`). [`unescape`] reverses it.
+pub fn escape_name(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x80 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The bytes of a name printed by [`escape_name`]; `None` if it holds a
+/// malformed escape.
+pub fn unescape(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('\\') {
+        out.extend_from_slice(&rest.as_bytes()[..i]);
+        let tail = &rest[i + 1..];
+        if let Some(t) = tail.strip_prefix('\\') {
+            out.push(b'\\');
+            rest = t;
+        } else if let Some(t) = tail.strip_prefix('x') {
+            out.push(u8::from_str_radix(t.get(..2)?, 16).ok()?);
+            rest = &t[2..];
+        } else if let Some(t) = tail.strip_prefix("u{") {
+            let end = t.find('}')?;
+            let c = char::from_u32(u32::from_str_radix(&t[..end], 16).ok()?)?;
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            rest = &t[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    out.extend_from_slice(rest.as_bytes());
+    Some(out)
+}
+
 /// Feature names of a marker nibble.
 pub fn feature_names(features: u32) -> Vec<String> {
     let mut v = Vec::new();
@@ -388,6 +442,7 @@ fn from_info(info: SegmentInfo, owners: &Owners, holders: &Holders, grace: Durat
     let abandoned_empty = status == Status::Short && info.len == 0;
     Segment {
         stale: (status.can_go_stale() || abandoned_empty) && age.is_some_and(|a| a >= grace) && attached.is_empty(),
+        shown: escape_name(bare.as_bytes()),
         is_queue: status.is_queue(),
         name: bare,
         status,
@@ -408,6 +463,7 @@ fn unreadable(bare: &str, owners: &Owners, why: String) -> Segment {
     let meta = std::fs::symlink_metadata(&path).ok();
     Segment {
         name: bare.to_owned(),
+        shown: escape_name(bare.as_bytes()),
         status: Status::Unreadable,
         stale: false,
         is_queue: false,
@@ -474,7 +530,35 @@ pub fn scan(grace: Duration) -> Result<Vec<Segment>> {
         if !ft.is_file() {
             continue;
         }
-        let Ok(bare) = entry.file_name().into_string() else { continue };
+        let bare = match entry.file_name().into_string() {
+            Ok(bare) => bare,
+            Err(raw) => {
+                // Not UTF-8: no queue API can name it; list it (with --all)
+                // under its escaped name, which `slickq rm --force` takes.
+                use std::os::unix::ffi::OsStrExt;
+                let escaped = escape_name(raw.as_bytes());
+                let mut seg = unreadable(&escaped, &owners, String::new());
+                let meta = std::fs::symlink_metadata(entry.path()).ok();
+                seg.bytes = meta.as_ref().map_or(0, |m| m.len());
+                seg.mode = meta.as_ref().map_or_else(
+                    || "?".into(),
+                    |m| {
+                        use std::os::unix::fs::MetadataExt;
+                        format!("{:04o}", m.mode() & 0o7777)
+                    },
+                );
+                if let Some(m) = &meta {
+                    use std::os::unix::fs::MetadataExt;
+                    seg.uid = m.uid();
+                    seg.owner = owners.name(m.uid());
+                }
+                seg.shown = escaped.clone();
+                seg.note =
+                    Some(format!("its name is not UTF-8 (shown escaped); `slickq rm --force '{escaped}'` removes it"));
+                out.push(seg);
+                continue;
+            }
+        };
         match segment_info(&bare) {
             Ok(info) => out.push(from_info(info, &owners, &holders, grace)),
             Err(Error::NotFound { .. }) => {}

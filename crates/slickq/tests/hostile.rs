@@ -479,3 +479,44 @@ fn rm_dry_run_reports_permission_problems() {
     assert!(name.exists());
     assert!(ok(&slickq(&["rm", "--dry-run", name.as_str()])).contains("would remove"));
 }
+
+/// Names that could drive the terminal (control characters) or are not
+/// UTF-8: `ls --all` prints them escaped (no raw control byte reaches the
+/// output), and `rm` removes them by the escaped name `ls` printed (a name
+/// that is not UTF-8 only with --force: it cannot be inspected as a queue).
+#[test]
+fn ls_escapes_names_and_rm_takes_the_escaped_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let prefix = format!("slickq_t{}_esc", std::process::id());
+    let ansi = format!("{prefix}_\u{1b}[31mred");
+    let raw: Vec<u8> = [prefix.as_bytes(), b"_\xff\x01zz"].concat();
+    let raw_path = std::path::Path::new("/dev/shm").join(std::ffi::OsStr::from_bytes(&raw));
+    let ansi_path = std::path::Path::new("/dev/shm").join(&ansi);
+    let q = Queue::<u64>::create_or_open(&ansi, 8, &Options::new()).unwrap();
+    drop(q);
+    std::fs::write(&raw_path, b"").unwrap();
+    let cleanup = || {
+        let _ = std::fs::remove_file(&raw_path);
+        let _ = std::fs::remove_file(&ansi_path);
+    };
+
+    let o = slickq(&["ls", "--all"]);
+    let listing = ok(&o);
+    let ansi_shown = format!("{prefix}_\\x1b[31mred");
+    let raw_shown = format!("{prefix}_\\xff\\x01zz");
+    let clean = !o.stdout.iter().any(|b| *b == 0x1b || *b == 0x01 || *b == 0xff);
+    let listed = listing.contains(&ansi_shown) && listing.contains(&raw_shown);
+    if !clean || !listed {
+        cleanup();
+        panic!("clean={clean} listed={listed}:\n{listing}");
+    }
+    let removed = slickq(&["rm", &ansi_shown]);
+    let refused = slickq(&["rm", &raw_shown]);
+    let forced = slickq(&["rm", "--force", &raw_shown]);
+    let (ansi_gone, raw_gone) = (!ansi_path.exists(), raw_path.symlink_metadata().is_err());
+    cleanup();
+    assert!(ok(&removed).contains(&format!("removed /{ansi_shown}")), "{}", stdout(&removed));
+    fails_with(&refused, 1, "not UTF-8");
+    assert!(ok(&forced).contains(&format!("removed /{raw_shown}")), "{}", stdout(&forced));
+    assert!(ansi_gone && raw_gone);
+}

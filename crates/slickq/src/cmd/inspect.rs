@@ -80,7 +80,7 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
         return write_json(&mut w, &Report { segment: seg, slots_first: first, slots_last: last });
     }
     let mut lines = vec![
-        format!("name            /{}  (/dev/shm/{})", seg.name, seg.name),
+        format!("name            /{}  (/dev/shm/{})", seg.shown, seg.shown),
         format!(
             "status          {}{}",
             seg.status.as_str(),

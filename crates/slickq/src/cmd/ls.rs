@@ -40,7 +40,7 @@ pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
         let dash = || "-".to_owned();
         for s in &shown {
             let status = if s.stale { format!("{},stale", s.status.as_str()) } else { s.status.as_str().to_owned() };
-            let mut cells = vec![s.name.clone(), status];
+            let mut cells = vec![s.shown.clone(), status];
             match &s.header {
                 Some(h) => cells.extend([
                     h.capacity.to_string(),
@@ -62,7 +62,7 @@ pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
         }
         t.write(&mut w)?;
         for s in shown.iter().filter(|s| s.note.is_some()) {
-            let mut note = format!("{}: {}", s.name, s.note.as_deref().unwrap_or(""));
+            let mut note = format!("{}: {}", s.shown, s.note.as_deref().unwrap_or(""));
             if s.stale {
                 let age = s.age_secs.unwrap_or(0.0);
                 note.push_str(&format!(
@@ -73,7 +73,7 @@ pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
             writeln!(w, "{note}").map_err(out)?;
         }
         for s in shown.iter().filter(|s| !s.attached.is_empty()) {
-            let mut line = format!("{}: attached: {}", s.name, describe_attached(&s.attached));
+            let mut line = format!("{}: attached: {}", s.shown, describe_attached(&s.attached));
             if kept_by_holders(s, grace) {
                 line.push_str(" [not stale although old: a process still has it]");
             }
