@@ -36,7 +36,13 @@ pub(crate) enum Request {
     CreateOrOpen(Geometry),
     /// Open an existing segment, adopting its capacity and (unless given)
     /// its items_per_slot and element size.
-    Open { element_size: Option<u32>, items_per_slot: Option<u32> },
+    Open {
+        element_size: Option<u32>,
+        items_per_slot: Option<u32>,
+        /// Open the object read-only and map it copy-on-write (a read-only
+        /// view: nothing this handle writes reaches the segment).
+        private: bool,
+    },
 }
 
 /// A validated, mapped segment.
@@ -68,9 +74,12 @@ fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<A
     let deadline = Instant::now() + options.init_timeout;
     let (fd, made_object) = match request {
         Request::CreateOrOpen(g) => create_or_open_object(name, g, options, deadline)?,
+        // A read-only view reads like inspection: whoever owns the object.
+        Request::Open { private: true, .. } => (shm::open_ro(name)?, false),
         Request::Open { .. } => (shm::open_rw(name, options.allow_foreign_owner)?, false),
     };
-    let mapping = match map_whole(name, &fd, deadline) {
+    let private = matches!(request, Request::Open { private: true, .. });
+    let mapping = match map_whole(name, &fd, deadline, private) {
         Ok(m) => m,
         Err(e) => {
             // An object this call created and cannot use is removed, so a
@@ -120,7 +129,7 @@ fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<A
             mismatch("items_per_slot", g.items_per_slot(), ips)?;
             *g
         }
-        Request::Open { element_size: want_es, items_per_slot: want_ips } => {
+        Request::Open { element_size: want_es, items_per_slot: want_ips, .. } => {
             if let Some(es) = want_es {
                 mismatch("element_size", *es, element_size)?;
             }
@@ -196,17 +205,14 @@ fn create_or_open_object(
 
 /// Maps the whole object once it is at least a header long, waiting for its
 /// creator to size it until the deadline.
-fn map_whole(name: &ShmName, fd: &OwnedFd, deadline: Instant) -> Result<Mapping> {
+fn map_whole(name: &ShmName, fd: &OwnedFd, deadline: Instant, private: bool) -> Result<Mapping> {
     loop {
         let len = shm::len(fd, name)?;
         if len >= HEADER_SIZE as u64 {
             let len = usize::try_from(len)
                 .map_err(|_| Error::Corrupt { reason: format!("segment {name} is larger than the address space") })?;
-            return Mapping::map(fd.as_fd(), len).map_err(|source| Error::Os {
-                op: "mmap",
-                name: name.to_string(),
-                source,
-            });
+            let mapped = if private { Mapping::map_private(fd.as_fd(), len) } else { Mapping::map(fd.as_fd(), len) };
+            return mapped.map_err(|source| Error::Os { op: "mmap", name: name.to_string(), source });
         }
         if Instant::now() >= deadline {
             return Err(Error::Truncated { name: name.to_string(), len, needed: HEADER_SIZE as u64 });

@@ -404,6 +404,28 @@ impl Mapping {
         Ok(Mapping { ptr, len })
     }
 
+    /// Maps `len` bytes of `fd` (which may be open read-only) copy-on-write
+    /// (`MAP_PRIVATE`): reads see the object, including what other
+    /// processes write to it later (on Linux, until this process writes to
+    /// the same page); writes through this mapping go to private copies of
+    /// the pages and never reach the object. For read-only views of a queue
+    /// the user may only read.
+    pub fn map_private(fd: std::os::fd::BorrowedFd<'_>, len: usize) -> std::io::Result<Mapping> {
+        use rustix::mm::{MapFlags, ProtFlags};
+        if len == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+        }
+        // SAFETY: as in `map`: a fresh mapping chosen by the kernel (null
+        // hint) overlaps no Rust object and is unmapped once in `Drop`. It
+        // is readable and writable like a shared one (writes are private),
+        // so every access the rest of the crate makes through it is valid.
+        let ptr = unsafe {
+            rustix::mm::mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE, fd, 0)?
+        };
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::Other))?;
+        Ok(Mapping { ptr, len })
+    }
+
     /// Length of the mapped object in bytes.
     pub fn len(&self) -> usize {
         self.len

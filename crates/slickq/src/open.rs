@@ -26,6 +26,17 @@ pub fn options() -> Options {
 /// Opens the queue `name` (it must exist), adopting its capacity, element
 /// size, items_per_slot and read_last setting.
 pub fn open_queue(name: &str) -> Result<ByteQueue> {
+    open_queue_as(name, false)
+}
+
+/// Like [`open_queue`], as a read-only view (opened `O_RDONLY`, mapped
+/// copy-on-write): for the read-only commands, which then also work on a
+/// queue the user may only read, whoever owns it.
+pub fn open_queue_read_only(name: &str) -> Result<ByteQueue> {
+    open_queue_as(name, true)
+}
+
+fn open_queue_as(name: &str, read_only: bool) -> Result<ByteQueue> {
     let seg = lookup(name, Duration::ZERO)?;
     // What a creator in the middle of its work can look like: not sized yet,
     // or sized but neither claimed (0) nor marked (it writes the marker
@@ -41,7 +52,9 @@ pub fn open_queue(name: &str) -> Result<ByteQueue> {
     // A marker-less header in the middle of its creation is still waited for
     // by the core (up to its 2 s init timeout); say what it is if that fails.
     let options = options().read_last(read_last);
-    ByteQueue::open_any(name, &options).map_err(|e| {
+    let opened =
+        if read_only { ByteQueue::open_read_only(name, &options) } else { ByteQueue::open_any(name, &options) };
+    opened.map_err(|e| {
         let again = lookup(name, Duration::ZERO).ok();
         match again {
             Some(s) if !s.status.is_queue() => msg(format!(

@@ -153,18 +153,11 @@ fn another_users_queue_needs_allow_foreign_owner() {
     let name = Name::new("foreign_uid");
     let q = Queue::<u64>::create_or_open(name.as_str(), 8, &Options::new().mode(0o666)).unwrap();
     q.push(7).unwrap();
-    let as_nobody = |args: &[&str]| {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("setpriv (util-linux) is needed to test another user's queue")
-    };
-    fails_with(&as_nobody(&["tail", name.as_str(), "--from-start"]), 1, "owned by uid 0");
+    let as_nobody = |args: &[&str]| as_nobody_in(args, b"");
+    fails_with(&as_nobody_in(&["produce", name.as_str()], b"x\n"), 1, "owned by uid 0");
     fails_with(&as_nobody(&["consume", name.as_str(), "--idle-timeout", "10ms"]), 1, "allow_foreign_owner");
-    let out = ok(&as_nobody(&["--allow-foreign-owner", "tail", name.as_str(), "--from-start"]));
-    assert!(out.contains("index=0"), "{out}");
+    let out = ok(&as_nobody(&["--allow-foreign-owner", "consume", name.as_str(), "--from-start", "--raw", "-n", "1"]));
+    assert_eq!(out.as_bytes(), 7u64.to_le_bytes(), "{out}");
 }
 
 /// A static queue whose slots were overwritten with indices near 2^64
@@ -519,4 +512,55 @@ fn ls_escapes_names_and_rm_takes_the_escaped_name() {
     fails_with(&refused, 1, "not UTF-8");
     assert!(ok(&forced).contains(&format!("removed /{raw_shown}")), "{}", stdout(&forced));
     assert!(ansi_gone && raw_gone);
+}
+
+/// Runs `slickq args...` as `nobody` (root only) with `input` on stdin.
+fn as_nobody_in(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setpriv (util-linux) is needed to run slickq as another user");
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
+}
+
+/// The read-only commands work on a queue the user may only read (another
+/// user's 0644 queue, as `nobody`; as a normal user, an own queue of mode
+/// 0400): `tail` and `stat` map it read-only (copy-on-write) and see what is
+/// published; the queue's bytes are unchanged.
+#[test]
+fn read_only_commands_work_on_a_queue_the_user_may_only_read() {
+    let name = Name::new("readonly");
+    let q = ByteQueue::create_or_open(name.as_str(), 64, 8, &Options::new().mode(0o644)).unwrap();
+    q.push(b"hello").unwrap();
+    q.push(b"world").unwrap();
+    let run = |args: &[&str]| {
+        if is_root() {
+            as_nobody_in(args, b"")
+        } else {
+            std::fs::set_permissions(name.path(), std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
+            slickq(args)
+        }
+    };
+    let before = std::fs::read(name.path()).unwrap();
+    let out = ok(&run(&["tail", name.as_str(), "--from-start", "--format", "utf8"]));
+    assert!(out.contains("hello") && out.contains("world"), "{out}");
+    let out = ok(&run(&["stat", name.as_str(), "--count", "1", "--interval", "50ms"]));
+    assert!(!out.is_empty());
+    ok(&run(&["inspect", name.as_str()]));
+    ok(&run(&["ls"]));
+    // A writer still needs write permission.
+    let produce = if is_root() {
+        as_nobody_in(&["produce", name.as_str()], b"x\n")
+    } else {
+        slickq_stdin(&["produce", name.as_str()], b"x\n")
+    };
+    fails_with(&produce, 1, "ermission denied");
+    assert_eq!(std::fs::read(name.path()).unwrap(), before, "a read-only command modified the queue");
+    drop(q);
 }

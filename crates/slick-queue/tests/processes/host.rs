@@ -26,6 +26,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("modes_with_setuid_setgid_or_sticky_are_refused", modes_with_setuid_setgid_or_sticky_are_refused),
         Trial::test("full_dev_shm_is_an_error_not_a_signal", full_dev_shm_is_an_error_not_a_signal),
         Trial::test("corrupt_indices_end_drain_loops", corrupt_indices_end_drain_loops),
+        Trial::test("read_only_view_reads_and_never_writes", read_only_view_reads_and_never_writes),
     ]
 }
 
@@ -333,6 +334,32 @@ fn corrupt_indices_end_drain_loops() -> Result<(), Failed> {
     let mut cursor = 0;
     ensure(q.read(&mut cursor).is_none() && cursor == 0, format!("followed a corrupt wrap marker to {cursor}"))?;
     ensure(q.corrupt_count() == 1, format!("corrupt_count {}", q.corrupt_count()))?;
+    Ok(())
+}
+
+/// `ByteQueue::open_read_only`: a copy-on-write view that sees what the
+/// producers publish, before and after it attached, and whose writes never
+/// reach the segment. The object is opened read-only, so it also works on a
+/// queue the user may only read (the `slickq` tests run that as `nobody`).
+fn read_only_view_reads_and_never_writes() -> Result<(), Failed> {
+    let g = ShmGuard::new("roview");
+    let q = ByteQueue::create_or_open(&g.name, 64, 8, &Options::new())?;
+    q.push(b"first")?;
+    let view = ByteQueue::open_read_only(&g.name, &Options::new())?;
+    ensure(!view.is_creator() && view.capacity() == 64 && view.element_size() == 8, "geometry adopted")?;
+    let mut cursor = 0;
+    let mut buf = [0u8; 8];
+    view.read(&mut cursor).ok_or("no first record")?.copy_to(&mut buf);
+    ensure(&buf[..5] == b"first", format!("{buf:?}"))?;
+    q.push(b"second")?;
+    view.read(&mut cursor).ok_or("the view did not see a later record")?.copy_to(&mut buf);
+    ensure(&buf[..6] == b"second", format!("{buf:?}"))?;
+    let before = std::fs::read(g.path())?;
+    view.push(b"private")?;
+    view.reset();
+    ensure(std::fs::read(g.path())? == before, "a write through the read-only view reached the segment")?;
+    let mut c = 0;
+    ensure(q.read(&mut c).is_some() && q.read(&mut c).is_some() && q.read(&mut c).is_none(), "the queue is as it was")?;
     Ok(())
 }
 
