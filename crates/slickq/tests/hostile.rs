@@ -210,8 +210,7 @@ fn paused_holder(name: &Name) -> std::process::Child {
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
     assert_eq!(line.trim(), "holding");
-    let stopped = Command::new("kill").args(["-STOP", &child.id().to_string()]).status().unwrap();
-    assert!(stopped.success());
+    signal(&child, rustix::process::Signal::STOP);
     child
 }
 
@@ -279,9 +278,13 @@ fn rm_stale_keeps_objects_a_live_process_has_and_ls_shows_it() {
     assert!(!mapped.exists() && !held.exists());
 }
 
+fn signal(child: &std::process::Child, sig: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
+    rustix::process::kill_process(pid, sig).expect("kill");
+}
+
 fn sigint(child: &std::process::Child) {
-    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(sent.success());
+    signal(child, rustix::process::Signal::INT);
 }
 
 /// Ctrl-C on `consume --shared-cursor` while a producer keeps publishing:
