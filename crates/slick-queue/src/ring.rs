@@ -681,6 +681,43 @@ mod tests {
         assert_eq!(c, 4);
     }
 
+    /// Every slot names its own position with an index near 2^64: a drain
+    /// loop (`while read() is Some`) used to follow them past 2^64, wrap to
+    /// the start and loop for ever. Jumps beyond the 48-bit index space are
+    /// corrupt: reads end, the cursor stays, the corruption is counted.
+    #[test]
+    fn indices_beyond_the_index_space_end_drain_loops() {
+        let r = ring(8, 8, 1, Options::default());
+        let base = u64::MAX - 7;
+        for i in 0..8u64 {
+            r.region.slot(i as usize).data_index.store(base + i, Ordering::Relaxed);
+            r.region.slot(i as usize).size.store(1, Ordering::Relaxed);
+        }
+        for start in [0, 3] {
+            let mut c = start;
+            let mut n = 0;
+            while r.read(&mut c).is_some() {
+                n += 1;
+                assert!(n <= 16, "a drain loop from {start} did not end");
+            }
+            assert_eq!(c, start, "the cursor moved onto a corrupt index");
+        }
+        let shared = AtomicU64::new(0);
+        assert!(r.read_shared(&shared).is_none());
+        assert_eq!(shared.load(Ordering::Relaxed), 0);
+        assert_eq!(r.corrupt_count(), 3);
+        // A cursor its caller set to u64::MAX, over a slot that names it:
+        // the fast path reads that record and the cursor wraps to 0 once;
+        // from there every jump is checked, so the loop still ends.
+        let mut c = u64::MAX;
+        r.region.slot(7).data_index.store(u64::MAX, Ordering::Relaxed);
+        let mut n = 0;
+        while r.read(&mut c).is_some() {
+            n += 1;
+            assert!(n <= 16, "a drain loop from u64::MAX did not end");
+        }
+    }
+
     #[test]
     fn hostile_indices_stay_in_bounds_and_terminate() {
         let r = ring(4, 8, 1, Options::default().reset_check(true));
