@@ -187,6 +187,12 @@ def test_ints_beyond_64_bits_are_value_errors(shm_name):
     ):
         with pytest.raises(ValueError):
             call()
+    with pytest.raises(ValueError):
+        q.read_wait(0, -(2**2000))
+    # A timeout too large for a float waits as long as it takes (here: a
+    # record is already there), like timeout=None.
+    q.write(b"x")
+    assert q.read_wait(0, 2**2000)[0] is not None
     # Still the documented TypeError for a non-int, and defaults still work.
     with pytest.raises(TypeError):
         q.reserve("1")
@@ -194,7 +200,7 @@ def test_ints_beyond_64_bits_are_value_errors(shm_name):
         AtomicCursor(bytearray(8), 1.5)
     index = q.reserve()
     q.publish(index)
-    assert q.read(0)[1] == 1
+    assert q.read(index)[1] == 1
 
 
 def test_a_read_loop_ends_on_corrupt_indices(shm_name):

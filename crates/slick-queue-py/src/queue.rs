@@ -169,6 +169,20 @@ fn cursor_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<Cursor<'a, 'py>> 
     }
 }
 
+/// The `timeout` argument as seconds: an int too large for a float is as
+/// good as no timeout (not `OverflowError`); a negative one is still a
+/// `ValueError` (from `deadline_from`).
+fn timeout_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
+    match obj.extract::<f64>() {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+            Ok(Some(if obj.lt(0)? { f64::NEG_INFINITY } else { f64::INFINITY }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `timeout` in seconds (`None`: no deadline) as an optional deadline.
 fn deadline_from(timeout: Option<f64>) -> PyResult<Option<Instant>> {
     let Some(t) = timeout else { return Ok(None) };
@@ -528,11 +542,11 @@ impl SlickQueue {
         &self,
         py: Python<'py>,
         read_index: &Bound<'py, PyAny>,
-        timeout: Option<f64>,
+        timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let q = self.queue()?;
         let cursor = cursor_arg(read_index)?;
-        let deadline = deadline_from(timeout)?;
+        let deadline = deadline_from(timeout_arg(timeout)?)?;
         match cursor {
             Cursor::Private(mut pos) => {
                 // One attempt with the GIL held: a record that is already
