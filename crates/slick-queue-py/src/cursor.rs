@@ -92,10 +92,19 @@ impl AtomicCursor {
 #[pymethods]
 impl AtomicCursor {
     #[new]
-    #[pyo3(signature = (buffer, offset = 0))]
-    fn new(buffer: &Bound<'_, PyAny>, offset: i64) -> PyResult<Self> {
-        let offset =
-            usize::try_from(offset).map_err(|_| PyValueError::new_err(format!("offset must be >= 0, got {offset}")))?;
+    #[pyo3(signature = (buffer, offset = None), text_signature = "(buffer, offset=0)")]
+    fn new(buffer: &Bound<'_, PyAny>, offset: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let offset = match offset {
+            None => 0,
+            Some(o) => {
+                let bad = || PyValueError::new_err(format!("offset must be an int >= 0 that fits the buffer, got {o}"));
+                match o.extract::<i64>() {
+                    Ok(v) => usize::try_from(v).map_err(|_| bad())?,
+                    Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(o.py()) => return Err(bad()),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
         // Validate now, so that a bad buffer fails here and not at first use.
         with_buffer(buffer, true, |base, len| word_at(base, len, offset).map(|_| ()))??;
         Ok(AtomicCursor { buffer: Mutex::new(Some(buffer.clone().unbind())), offset })

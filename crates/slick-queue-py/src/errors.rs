@@ -10,6 +10,16 @@ use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyPermissionError, PyRunt
 use pyo3::PyErr;
 use slick_queue::Error;
 
+/// The errno values the exceptions carry (Linux and macOS agree on these).
+mod libc_errno {
+    pub const EPERM: i32 = 1;
+    pub const ENOSPC: i32 = 28;
+    #[cfg(target_os = "linux")]
+    pub const ELOOP: i32 = 40;
+    #[cfg(not(target_os = "linux"))]
+    pub const ELOOP: i32 = 62;
+}
+
 /// `True` / `False`, as Python spells them.
 fn py_bool(b: bool) -> &'static str {
     if b {
@@ -100,6 +110,22 @@ pub(crate) fn to_pyerr(err: Error, name: Option<&str>) -> PyErr {
         | Error::InitTimeout { .. }) => {
             PyRuntimeError::new_err(format!("cannot use the shared-memory queue '{shown}': {e}"))
         }
+        e @ Error::NoSpace { .. } => {
+            PyOSError::new_err((libc_errno::ENOSPC, format!("cannot create the shared-memory queue '{shown}': {e}")))
+        }
+        e @ Error::NotRegularFile { kind, .. } => {
+            let msg = format!("cannot use the shared-memory queue '{shown}': {e}");
+            if kind == "a symbolic link" {
+                PyOSError::new_err((libc_errno::ELOOP, msg))
+            } else {
+                PyOSError::new_err(msg)
+            }
+        }
+        e @ Error::ForeignOwner { .. } => PyPermissionError::new_err((
+            libc_errno::EPERM,
+            format!("{e}; pass allow_foreign_owner=True to SlickQueue(...) if sharing with that user is intended"),
+        )),
+        e @ Error::InvalidMode { .. } => PyValueError::new_err(e.to_string()),
         e @ Error::NotShared => PyRuntimeError::new_err(e.to_string()),
         e => PyRuntimeError::new_err(e.to_string()),
     }

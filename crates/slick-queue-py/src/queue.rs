@@ -85,6 +85,8 @@ pub(crate) struct SlickQueue {
     items_per_slot: u32,
     slot_count: u32,
     traits: TraitsSnapshot,
+    /// Whether this object created (initialized) the segment.
+    is_creator: bool,
 }
 
 fn lock(m: &Mutex<Open>) -> MutexGuard<'_, Open> {
@@ -106,6 +108,24 @@ fn opt_count(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<u64>
         }
         Err(e) => Err(e),
     }
+}
+
+/// A signed int argument as `i64`; an int beyond it is a `ValueError` (not
+/// the `OverflowError` a plain `i64` parameter raises), as every other
+/// out-of-range argument is.
+fn int_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
+    obj.extract::<i64>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(obj.py()) {
+            PyValueError::new_err(format!("{what} is out of range: {obj}"))
+        } else {
+            e
+        }
+    })
+}
+
+/// The exception a wait raises when `close()` ends it.
+fn closed_while_waiting() -> PyErr {
+    PyValueError::new_err("read_wait() ended: the SlickQueue was closed while this thread waited")
 }
 
 /// A record's bytes as a new `bytes` object.
@@ -149,6 +169,20 @@ fn cursor_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<Cursor<'a, 'py>> 
     }
 }
 
+/// The `timeout` argument as seconds: an int too large for a float is as
+/// good as no timeout (not `OverflowError`); a negative one is still a
+/// `ValueError` (from `deadline_from`).
+fn timeout_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
+    match obj.extract::<f64>() {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+            Ok(Some(if obj.lt(0)? { f64::NEG_INFINITY } else { f64::INFINITY }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `timeout` in seconds (`None`: no deadline) as an optional deadline.
 fn deadline_from(timeout: Option<f64>) -> PyResult<Option<Instant>> {
     let Some(t) = timeout else { return Ok(None) };
@@ -177,6 +211,11 @@ impl SlickQueue {
             Some(q) => Ok(Arc::clone(q)),
             None => Err(PyValueError::new_err("operation on a closed SlickQueue")),
         }
+    }
+
+    /// Whether `close()` was called.
+    fn is_closed(&self) -> bool {
+        lock(&self.open).queue.is_none()
     }
 
     fn err(&self, e: slick_queue::Error) -> PyErr {
@@ -260,7 +299,7 @@ impl SlickQueue {
 #[pymethods]
 impl SlickQueue {
     #[new]
-    #[pyo3(signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None))]
+    #[pyo3(signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None, allow_foreign_owner = false))]
     fn new(
         py: Python<'_>,
         name: Option<String>,
@@ -268,6 +307,7 @@ impl SlickQueue {
         element_size: Option<&Bound<'_, PyAny>>,
         traits: Option<&Bound<'_, PyAny>>,
         items_per_slot: Option<&Bound<'_, PyAny>>,
+        allow_foreign_owner: bool,
     ) -> PyResult<Self> {
         let traits = match traits {
             Some(t) if !t.is_none() => TraitsSnapshot::from_object(t)?,
@@ -297,7 +337,7 @@ impl SlickQueue {
                 PyValueError::new_err(format!("element_size must be at most 4294967295 bytes, got {es}"))
             })?,
         };
-        let mut options = traits.options();
+        let mut options = traits.options().allow_foreign_owner(allow_foreign_owner);
         if let Some(k) = items_per_slot {
             let k = u32::try_from(k)
                 .ok()
@@ -342,6 +382,7 @@ impl SlickQueue {
             items_per_slot: queue.items_per_slot(),
             slot_count: queue.slot_count(),
             traits,
+            is_creator: queue.is_creator(),
             open: Mutex::new(Open { queue: Some(Arc::new(queue)), data_view: None }),
         })
     }
@@ -352,6 +393,13 @@ impl SlickQueue {
     #[pyo3(signature = (*args, **kwargs))]
     fn __init__(&self, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) {
         let _ = (args, kwargs);
+    }
+
+    /// Whether this object created the shared-memory segment (``False``
+    /// when it opened one that existed); ``True`` for a local queue.
+    #[getter]
+    fn is_creator(&self) -> bool {
+        self.is_creator
     }
 
     /// The shared-memory name without its leading ``/`` (``None`` for a local queue).
@@ -401,8 +449,9 @@ impl SlickQueue {
     /// ``q[index + i]``, then ``publish(index, n)``.
     ///
     /// ``n == 0`` raises ``ValueError``; ``n > size`` raises ``RuntimeError``.
-    #[pyo3(signature = (n = 1))]
-    fn reserve(&self, n: i64) -> PyResult<u64> {
+    #[pyo3(signature = (n = None), text_signature = "($self, n=1)")]
+    fn reserve(&self, n: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+        let n = n.map_or(Ok(1), |n| int_arg(n, "n"))?;
         let q = self.queue()?;
         if n < 0 {
             return Err(PyValueError::new_err(format!("n must be at least 1, got {n}")));
@@ -414,8 +463,9 @@ impl SlickQueue {
 
     /// Publishes the ``n`` elements reserved at ``index``: consumers see
     /// them, and their bytes, from now on.
-    #[pyo3(signature = (index, n = 1))]
-    fn publish(&self, index: &Bound<'_, PyAny>, n: i64) -> PyResult<()> {
+    #[pyo3(signature = (index, n = None), text_signature = "($self, index, n=1)")]
+    fn publish(&self, index: &Bound<'_, PyAny>, n: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let n = n.map_or(Ok(1), |n| int_arg(n, "n"))?;
         let q = self.queue()?;
         let index = index_arg(index, "index")?;
         if n < 0 {
@@ -485,16 +535,18 @@ impl SlickQueue {
     /// then sleeps in short naps (an idle wait costs almost no CPU), and
     /// wakes at least every 50 ms to run signal handlers, so Ctrl-C
     /// interrupts it with ``KeyboardInterrupt``.
+    /// ``close()`` from another thread ends the wait within those 50 ms
+    /// with ``ValueError`` (the queue was closed while waiting).
     #[pyo3(signature = (read_index, timeout = None))]
     fn read_wait<'py>(
         &self,
         py: Python<'py>,
         read_index: &Bound<'py, PyAny>,
-        timeout: Option<f64>,
+        timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let q = self.queue()?;
         let cursor = cursor_arg(read_index)?;
-        let deadline = deadline_from(timeout)?;
+        let deadline = deadline_from(timeout_arg(timeout)?)?;
         match cursor {
             Cursor::Private(mut pos) => {
                 // One attempt with the GIL held: a record that is already
@@ -511,6 +563,9 @@ impl SlickQueue {
                         return (record_bytes(py, &rec)?, rec.len(), pos).into_pyobject(py);
                     }
                     py.check_signals()?;
+                    if self.is_closed() {
+                        return Err(closed_while_waiting());
+                    }
                 }
             }
             Cursor::Shared(c) => {
@@ -525,6 +580,9 @@ impl SlickQueue {
                             return Ok(Some((record_bytes(py, &rec)?, rec.len())));
                         }
                         py.check_signals()?;
+                        if self.is_closed() {
+                            return Err(closed_while_waiting());
+                        }
                     }
                 })??;
                 match found {
@@ -547,8 +605,9 @@ impl SlickQueue {
         &self,
         py: Python<'py>,
         read_index: &Bound<'py, PyAny>,
-        max_records: i64,
+        max_records: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let max_records = int_arg(max_records, "max_records")?;
         let q = self.queue()?;
         let cursor = cursor_arg(read_index)?;
         if max_records < 1 {

@@ -35,7 +35,13 @@ pub(crate) enum Request {
     CreateOrOpen(Geometry),
     /// Open an existing segment, adopting its capacity and (unless given)
     /// its items_per_slot and element size.
-    Open { element_size: Option<u32>, items_per_slot: Option<u32> },
+    Open {
+        element_size: Option<u32>,
+        items_per_slot: Option<u32>,
+        /// Open the object read-only and map it copy-on-write (a read-only
+        /// view: nothing this handle writes reaches the segment).
+        private: bool,
+    },
 }
 
 /// A validated, mapped segment.
@@ -50,14 +56,41 @@ const POLL: Duration = Duration::from_millis(1);
 const LEGACY_GRACE: Duration = Duration::from_millis(5);
 
 pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Result<Attached> {
+    match attach_once(name, request, options) {
+        // A 0-byte object still empty after the whole init timeout: its
+        // creator died between `shm_open` and sizing it (only the creator
+        // sizes an object). Create-or-open replaces it once, as it
+        // re-initializes an object whose creator died at init_state 0.
+        Err(Error::Truncated { len: 0, .. }) if matches!(request, Request::CreateOrOpen(_)) => {
+            shm::unlink_if_empty(name)?;
+            attach_once(name, request, options)
+        }
+        other => other,
+    }
+}
+
+fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<Attached> {
     let deadline = Instant::now() + options.init_timeout;
-    let object = match request {
+    let (object, made_object) = match request {
         Request::CreateOrOpen(g) => create_or_open_object(name, g, options, deadline)?,
-        Request::Open { .. } => shm::open_rw(name)?,
+        // A read-only view reads like inspection: whoever owns the object.
+        Request::Open { private: true, .. } => (shm::open_ro(name)?, false),
+        Request::Open { .. } => (shm::open_rw(name, options.allow_foreign_owner)?, false),
     };
+    let private = matches!(request, Request::Open { private: true, .. });
     // The mapping takes the descriptor over (and closes it; on Windows it
     // keeps the handle open with the view, which keeps the mapping alive).
-    let mapping = map_whole(name, object, deadline)?;
+    let mapping = match map_whole(name, object, deadline, private) {
+        Ok(m) => m,
+        Err(e) => {
+            // An object this call created and cannot use is removed, so a
+            // failed create leaves nothing behind.
+            if made_object {
+                let _ = shm::unlink(name);
+            }
+            return Err(e);
+        }
+    };
     let Some(header) = mapping.header() else {
         // `map_whole` only returns mappings of at least a header.
         return Err(Error::Truncated { name: name.to_string(), len: mapping.len() as u64, needed: HEADER_SIZE as u64 });
@@ -95,7 +128,7 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
             mismatch(name, "items_per_slot", g.items_per_slot(), ips)?;
             *g
         }
-        Request::Open { element_size: want_es, items_per_slot: want_ips } => {
+        Request::Open { element_size: want_es, items_per_slot: want_ips, .. } => {
             if let Some(es) = want_es {
                 mismatch(name, "element_size", *es, element_size)?;
             }
@@ -141,15 +174,16 @@ fn mismatch(name: &ShmName, field: &'static str, expected: u32, found: u32) -> R
     }
 }
 
-/// Creates the object exclusively, sized for `g` (`shm::create`), or opens
-/// the existing one.
-fn create_or_open_object(name: &ShmName, g: &Geometry, options: &Options, deadline: Instant) -> Result<Object> {
+/// Creates the object exclusively, sized for `g` with its memory reserved
+/// (`shm::create`), or opens the existing one. The flag says whether this
+/// call created the object.
+fn create_or_open_object(name: &ShmName, g: &Geometry, options: &Options, deadline: Instant) -> Result<(Object, bool)> {
     loop {
         if let Some(object) = shm::create(name, options.mode, g.segment_len() as u64)? {
-            return Ok(object);
+            return Ok((object, true));
         }
-        match shm::open_rw(name) {
-            Ok(object) => return Ok(object),
+        match shm::open_rw(name, options.allow_foreign_owner) {
+            Ok(object) => return Ok((object, false)),
             // Removed (or, on Windows, closed by its last holder) between our
             // two calls: try to create it again.
             Err(Error::NotFound { .. }) if Instant::now() < deadline => continue,
@@ -160,13 +194,13 @@ fn create_or_open_object(name: &ShmName, g: &Geometry, options: &Options, deadli
 
 /// Maps the whole object once it is at least a header long, waiting for its
 /// creator to size it until the deadline.
-fn map_whole(name: &ShmName, object: Object, deadline: Instant) -> Result<Mapping> {
+fn map_whole(name: &ShmName, object: Object, deadline: Instant, private: bool) -> Result<Mapping> {
     loop {
         let len = shm::len(&object, name)?;
         if len >= HEADER_SIZE as u64 {
             let len = usize::try_from(len)
                 .map_err(|_| Error::Corrupt { reason: format!("segment {name} is larger than the address space") })?;
-            return shm::map(object, len, name);
+            return if private { shm::map_private(object, len, name) } else { shm::map(object, len, name) };
         }
         if Instant::now() >= deadline {
             return Err(Error::Truncated { name: name.to_string(), len, needed: HEADER_SIZE as u64 });

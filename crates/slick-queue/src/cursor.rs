@@ -53,10 +53,13 @@ impl SharedCursor {
         let deadline = Instant::now() + options.init_timeout;
         loop {
             if let Some(fd) = shm::create(&name, options.mode, CURSOR_LEN)? {
-                let mapping = map(&name, fd, deadline)?;
+                // A create that fails after making the object leaves nothing behind.
+                let mapping = map(&name, fd, deadline).inspect_err(|_| {
+                    let _ = shm::unlink(&name);
+                })?;
                 return Ok(SharedCursor { mapping, name, created: true });
             }
-            match shm::open_rw(&name) {
+            match shm::open_rw(&name, options.allow_foreign_owner) {
                 Ok(fd) => {
                     let mapping = map(&name, fd, deadline)?;
                     return Ok(SharedCursor { mapping, name, created: false });
@@ -67,10 +70,17 @@ impl SharedCursor {
         }
     }
 
-    /// Opens an existing cursor object (at least 8 bytes long).
+    /// Opens an existing cursor object (at least 8 bytes long) owned by
+    /// this user.
     pub fn open(name: &str) -> Result<SharedCursor> {
+        SharedCursor::open_with(name, &Options::new())
+    }
+
+    /// Opens an existing cursor object (at least 8 bytes long); with
+    /// [`Options::allow_foreign_owner`] also one another user owns.
+    pub fn open_with(name: &str, options: &Options) -> Result<SharedCursor> {
         let name = ShmName::new(name)?;
-        let fd = shm::open_rw(&name)?;
+        let fd = shm::open_rw(&name, options.allow_foreign_owner)?;
         let mapping = map(&name, fd, Instant::now() + crate::options::DEFAULT_INIT_TIMEOUT)?;
         Ok(SharedCursor { mapping, name, created: false })
     }

@@ -161,6 +161,43 @@ pub enum Error {
         /// What is inconsistent.
         reason: String,
     },
+    /// The object under the queue's name is not a regular file (a symbolic
+    /// link, a FIFO, a device, ...): someone planted it; nothing is read or
+    /// written through it.
+    #[error("shared-memory object {name:?} is {kind}, not a regular file; refusing to use it (remove it if it is not yours)")]
+    NotRegularFile {
+        /// The POSIX name.
+        name: String,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// A creation mode with bits beyond the nine permission bits.
+    #[error("mode {mode:#o} is not allowed: only permission bits (0o777 and below) may be given; setuid, setgid and sticky bits are refused")]
+    InvalidMode {
+        /// The rejected mode.
+        mode: u32,
+    },
+    /// No room in the shared-memory file system for a new segment.
+    #[error("no space left to create shared-memory object {name:?}: it needs {needed} bytes and /dev/shm has less free; nothing was created (free space, enlarge /dev/shm, or use a smaller queue)")]
+    NoSpace {
+        /// The POSIX name.
+        name: String,
+        /// Bytes the segment needs.
+        needed: u64,
+        /// The OS error (`ENOSPC`).
+        source: std::io::Error,
+    },
+    /// An existing object owned by another user, opened without
+    /// [`crate::Options::allow_foreign_owner`].
+    #[error("shared-memory object {name:?} is owned by uid {owner}, not by this process's uid {ours}; refusing to attach to another user's object (opt in with allow_foreign_owner if that is intended)")]
+    ForeignOwner {
+        /// The POSIX name.
+        name: String,
+        /// The object's owner.
+        owner: u32,
+        /// This process's effective uid.
+        ours: u32,
+    },
     /// The operation needs a shared-memory queue.
     #[error("this operation needs a shared-memory queue; this one lives in local memory")]
     NotShared,

@@ -140,7 +140,7 @@ pub use shm::ShmName;
 pub const REMOVE_UNLINKS: bool = shm::CAN_UNLINK;
 
 #[cfg(all(any(unix, windows), not(loom)))]
-pub use cursor::SharedCursor;
+pub use cursor::{SharedCursor, CURSOR_LEN};
 
 /// Re-exported so users can name the `Pod` bound (and derive it with
 /// bytemuck's `derive` feature).

@@ -37,6 +37,7 @@ pub struct Options {
     pub(crate) cpu_relax: bool,
     pub(crate) mode: u32,
     pub(crate) init_timeout: Duration,
+    pub(crate) allow_foreign_owner: bool,
 }
 
 impl Default for Options {
@@ -49,6 +50,7 @@ impl Default for Options {
             cpu_relax: true,
             mode: DEFAULT_MODE,
             init_timeout: DEFAULT_INIT_TIMEOUT,
+            allow_foreign_owner: false,
         }
     }
 }
@@ -104,9 +106,33 @@ impl Options {
 
     /// The permission bits a segment created by this handle gets (default
     /// [`DEFAULT_MODE`], `0o600`). Applied exactly, regardless of the umask.
+    ///
+    /// Only the nine permission bits (`0o777`) are allowed: a mode with
+    /// setuid, setgid, the sticky bit or anything above makes creating a
+    /// segment fail with [`crate::Error::InvalidMode`].
     pub fn mode(mut self, mode: u32) -> Options {
-        self.mode = mode & 0o7777;
+        self.mode = mode;
         self
+    }
+
+    /// Attach to a segment (or shared cursor) owned by another user (off
+    /// by default).
+    ///
+    /// `/dev/shm` is writable by everyone, so anyone can create a queue's
+    /// name before its real creator does and then read what is written to
+    /// it or feed it records. By default opening an existing object whose
+    /// owner is not this process's effective user fails with
+    /// [`crate::Error::ForeignOwner`]; turn this on when the queue is meant
+    /// to be shared between users (a group-writable mode, or a 0666 segment
+    /// made by the C++ peer under another account).
+    pub fn allow_foreign_owner(mut self, on: bool) -> Options {
+        self.allow_foreign_owner = on;
+        self
+    }
+
+    /// Whether segments owned by other users may be opened.
+    pub fn get_allow_foreign_owner(&self) -> bool {
+        self.allow_foreign_owner
     }
 
     /// How long to wait for another process to finish creating a segment

@@ -109,10 +109,32 @@ impl ByteQueue {
         ByteQueue::open_inner(name, None, options)
     }
 
+    /// Opens the existing shared-memory queue `name` as a read-only view,
+    /// adopting its whole geometry, for a user who may only read it (and
+    /// for tools that must not modify a queue).
+    ///
+    /// The object is opened `O_RDONLY` and mapped copy-on-write: reads
+    /// (`read`, `read_last`, `is_overwritten`, `initial_reading_index`) see
+    /// the segment and what its producers publish. Anything written through
+    /// this handle (`reserve`, `publish`, `push`, `reset`, writes into
+    /// elements) goes to a private copy of the page it touches, never to the
+    /// segment, and that page then stops showing the other processes'
+    /// updates: a read-only view is for reading. Whoever owns the object
+    /// (like inspection; no [`Options::allow_foreign_owner`] needed).
+    #[cfg(all(any(unix, windows), not(loom)))]
+    pub fn open_read_only(name: &str, options: &Options) -> Result<ByteQueue> {
+        let name = ShmName::new(name)?;
+        let request =
+            crate::attach::Request::Open { element_size: None, items_per_slot: options.items_per_slot, private: true };
+        let att = crate::attach::attach(&name, &request, options)?;
+        ByteQueue::from_attached(name, att, options)
+    }
+
     #[cfg(all(any(unix, windows), not(loom)))]
     fn open_inner(name: &str, element_size: Option<u32>, options: &Options) -> Result<ByteQueue> {
         let name = ShmName::new(name)?;
-        let request = crate::attach::Request::Open { element_size, items_per_slot: options.items_per_slot };
+        let request =
+            crate::attach::Request::Open { element_size, items_per_slot: options.items_per_slot, private: false };
         let att = crate::attach::attach(&name, &request, options)?;
         ByteQueue::from_attached(name, att, options)
     }

@@ -277,6 +277,21 @@ impl Ring {
         }
     }
 
+    /// A slot names an index a reader would jump to (a later lap at the
+    /// same position, or a wrap marker) beyond the wire format's 48-bit
+    /// index space, which no producer ever reserves. Following it is how a
+    /// cursor gets near 2^64, wraps to 0 and reads the same slots again for
+    /// ever (a static segment whose indices were scribbled over); refusing
+    /// it keeps every jump inside the index space, so drain loops end. The
+    /// read reports nothing new; counted in `corrupt_count()`. Always true
+    /// (it reads as the condition that ends the read).
+    #[cold]
+    #[inline(never)]
+    fn corrupt_jump(&self) -> bool {
+        self.count_corrupt(true);
+        true
+    }
+
     /// Reads the next record at a private cursor (broadcast: every cursor
     /// sees every record) and advances the cursor past it.
     ///
@@ -321,6 +336,9 @@ impl Ring {
             if d == EMPTY_INDEX || d < cur {
                 break; // nothing new
             }
+            if d != cur && d > INDEX_MASK && self.corrupt_jump() {
+                break; // a corrupt index: nothing new, the cursor stays
+            }
             if d != cur && d & self.mask != pos {
                 // Wrap marker: the next record starts a lap later. A marker
                 // left by a later lap skips whole laps: count them.
@@ -332,11 +350,19 @@ impl Ring {
             if slot.data_index.load(Ordering::Acquire) != d {
                 continue; // recycled between the loads
             }
+            let (len, corrupt) = self.clamp(pos, n);
+            let next = d.wrapping_add(self.need(u64::from(len)));
+            if next < d {
+                // The record's end wraps the 64-bit cursor back to the
+                // start (only a cursor set beyond the index space can get
+                // here): corrupt, nothing new.
+                self.count_corrupt(true);
+                break;
+            }
             // d > cur at the same position: producers lapped this reader.
             self.count_loss(d - cur);
-            let (len, corrupt) = self.clamp(pos, n);
             self.count_corrupt(corrupt);
-            cur = d.wrapping_add(self.need(u64::from(len)));
+            cur = next;
             found = Some(Found { index: d, len });
             break;
         }
@@ -361,6 +387,9 @@ impl Ring {
             let d = slot.data_index.load(Ordering::Acquire);
             if d == EMPTY_INDEX || d < cur {
                 return None;
+            }
+            if d != cur && d > INDEX_MASK && self.corrupt_jump() {
+                return None; // a corrupt index: nothing new
             }
             if d != cur && d & self.mask != pos {
                 // Wrap marker; whoever moves the cursor counts skipped laps.
@@ -650,6 +679,43 @@ mod tests {
         let mut c = 3;
         assert_eq!(r.read(&mut c).unwrap().len, 1);
         assert_eq!(c, 4);
+    }
+
+    /// Every slot names its own position with an index near 2^64: a drain
+    /// loop (`while read() is Some`) used to follow them past 2^64, wrap to
+    /// the start and loop for ever. Jumps beyond the 48-bit index space are
+    /// corrupt: reads end, the cursor stays, the corruption is counted.
+    #[test]
+    fn indices_beyond_the_index_space_end_drain_loops() {
+        let r = ring(8, 8, 1, Options::default());
+        let base = u64::MAX - 7;
+        for i in 0..8u64 {
+            r.region.slot(i as usize).data_index.store(base + i, Ordering::Relaxed);
+            r.region.slot(i as usize).size.store(1, Ordering::Relaxed);
+        }
+        for start in [0, 3] {
+            let mut c = start;
+            let mut n = 0;
+            while r.read(&mut c).is_some() {
+                n += 1;
+                assert!(n <= 16, "a drain loop from {start} did not end");
+            }
+            assert_eq!(c, start, "the cursor moved onto a corrupt index");
+        }
+        let shared = AtomicU64::new(0);
+        assert!(r.read_shared(&shared).is_none());
+        assert_eq!(shared.load(Ordering::Relaxed), 0);
+        assert_eq!(r.corrupt_count(), 3);
+        // A cursor its caller set to u64::MAX, over a slot that names it:
+        // the fast path reads that record and the cursor wraps to 0 once;
+        // from there every jump is checked, so the loop still ends.
+        let mut c = u64::MAX;
+        r.region.slot(7).data_index.store(u64::MAX, Ordering::Relaxed);
+        let mut n = 0;
+        while r.read(&mut c).is_some() {
+            n += 1;
+            assert!(n <= 16, "a drain loop from u64::MAX did not end");
+        }
     }
 
     #[test]

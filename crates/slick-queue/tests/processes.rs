@@ -13,6 +13,9 @@ mod common;
 #[cfg(target_os = "linux")]
 #[path = "processes/hardening.rs"]
 mod hardening;
+#[cfg(target_os = "linux")]
+#[path = "processes/host.rs"]
+mod host;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -30,6 +33,10 @@ use slick_queue::{ByteQueue, Error, Options, SharedCursor};
 fn main() {
     if let Ok(role) = std::env::var("SQ_ROLE") {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        #[cfg(target_os = "linux")]
+        if let Some(code) = host::run_role(&role, &args) {
+            std::process::exit(code);
+        }
         #[cfg(target_os = "linux")]
         if let Some(code) = hardening::run_role(&role, &args) {
             std::process::exit(code);
@@ -53,14 +60,14 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 fn platform_trials() -> Vec<Trial> {
-    hardening::trials()
+    hardening::trials().into_iter().chain(host::trials()).collect()
 }
 
 /// The Linux-only tests (see `mod hardening`) are listed as ignored, with
 /// the reason, rather than silently missing.
 #[cfg(not(target_os = "linux"))]
 fn platform_trials() -> Vec<Trial> {
-    ["dead-process and permission tests (hardening.rs)"]
+    ["dead-process and permission tests (hardening.rs)", "hostile-host tests (host.rs)"]
         .into_iter()
         .map(|what| {
             Trial::test(format!("{what}: Linux only (SIGKILL at failpoints, /dev/shm, uid switching)"), || Ok(()))

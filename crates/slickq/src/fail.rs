@@ -11,6 +11,8 @@ pub enum Fail {
     Msg(String),
     /// stdout was closed by its reader: stop without an error.
     BrokenPipe,
+    /// Ctrl-C ended a command that stops cleanly: exit status 130, no message.
+    Interrupted,
 }
 
 /// Shorthand for a command's result.
@@ -21,6 +23,7 @@ impl fmt::Display for Fail {
         match self {
             Fail::Msg(m) => f.write_str(m),
             Fail::BrokenPipe => f.write_str("output closed"),
+            Fail::Interrupted => f.write_str("interrupted"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod cmd;
 mod fail;
+mod interrupt;
 mod open;
 mod segments;
 mod units;
@@ -31,6 +32,10 @@ use crate::units::{parse_duration, parse_size};
 #[derive(Parser, Debug)]
 #[command(name = "slickq", version, propagate_version = true, max_term_width = 100)]
 struct Cli {
+    /// Attach to queues and cursors owned by another user (refused by
+    /// default: anyone can create a name in /dev/shm first).
+    #[arg(long, global = true)]
+    allow_foreign_owner: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,9 +90,16 @@ and, with --all only, for objects without the marker:
   unreadable    could not be opened (permission denied)
 
 A queue is STALE when its status is initializing, uninitialized or truncated
-and the object was last modified (sized by its creator) more than the grace
-period ago: no live creator takes that long, so `slickq rm --stale` removes
-it. Healthy, corrupt and newer queues are never stale.";
+(or the object is 0 bytes long: its creator died before sizing it), it was
+last modified (sized by its creator) more than the grace period ago, and no
+process maps it or holds it open: `slickq rm --stale` removes it. Healthy,
+corrupt and newer queues are never stale.
+
+PIDS lists the processes that map the object (from /proc/PID/maps) or hold
+it open (/proc/PID/fd), and a line per such object gives their commands: the
+processes attached to it. A paused or slow creator shows up there and keeps
+its object from going stale. As a user other than root, only processes this
+user may inspect are seen.";
 
 const INSPECT_ABOUT: &str = "\
 Decode one queue's header and control slots without joining it.
@@ -162,8 +174,10 @@ creator of the name gets a fresh segment.
 `slickq rm --stale` removes every stale queue (see `slickq ls --help`): a
 queue whose init_state is stuck below ready (0 or 2), or whose object is
 shorter than its geometry needs, and that was last modified more than the
-grace period ago. Objects without the layout marker, healthy queues and
-queues made by newer peers are never removed this way.";
+grace period ago, or a 0-byte object that old. An object that some process
+still maps or holds open (a paused creator) is kept and reported with the
+processes' pids and commands. Objects without the layout marker, healthy
+queues and queues made by newer peers are never removed this way.";
 
 const BENCH_ABOUT: &str = "\
 Quick throughput and latency runs of the library on this machine.
@@ -280,7 +294,7 @@ struct ProduceArgs {
     /// Elements per control slot when creating (a power of two, default 1).
     #[arg(long, value_name = "K")]
     items_per_slot: Option<u32>,
-    /// Permission bits when creating, in octal (default 600).
+    /// Permission bits when creating, in octal (default 600; setuid, setgid and sticky bits are refused).
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     mode: Option<u32>,
     /// Cut stdin into records of exactly this many bytes instead of lines.
@@ -356,13 +370,19 @@ struct BenchArgs {
 fn parse_mode(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix("0o").unwrap_or(s);
     match u32::from_str_radix(digits, 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
+        Ok(m) if m <= 0o777 => Ok(m),
+        Ok(m) if m <= 0o7777 => Err(format!(
+            "{s:?} has setuid, setgid or sticky bits ({:o}): a queue's mode may only hold permission bits (0 to 777)",
+            m & 0o7000
+        )),
         _ => Err(format!("{s:?} is not an octal permission mode such as 600 or 0660")),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    interrupt::install();
+    open::ALLOW_FOREIGN_OWNER.store(cli.allow_foreign_owner, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         Command::Ls(a) => cmd::ls::run(a.all, a.grace, a.json),
         Command::Inspect(a) => cmd::inspect::run(&a.name, a.slots, a.json),
@@ -414,6 +434,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::BrokenPipe) => ExitCode::SUCCESS,
+        Err(Fail::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("slickq: error: {e}");
             ExitCode::FAILURE

@@ -2,6 +2,7 @@
 //! whole geometry and its `read_last` feature, with errors that name the
 //! object and say what it is.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use slick_queue::layout::{INIT_INITIALIZING, INIT_UNINITIALIZED};
@@ -14,9 +15,28 @@ use crate::segments::{lookup, object_path, Status};
 /// (the default grace period of `ls` and `rm --stale`).
 pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
+/// `--allow-foreign-owner`: set once by `main` before any command runs.
+pub static ALLOW_FOREIGN_OWNER: AtomicBool = AtomicBool::new(false);
+
+/// The options every command starts from (`--allow-foreign-owner` applied).
+pub fn options() -> Options {
+    Options::new().allow_foreign_owner(ALLOW_FOREIGN_OWNER.load(Ordering::Relaxed))
+}
+
 /// Opens the queue `name` (it must exist), adopting its capacity, element
 /// size, items_per_slot and read_last setting.
 pub fn open_queue(name: &str) -> Result<ByteQueue> {
+    open_queue_as(name, false)
+}
+
+/// Like [`open_queue`], as a read-only view (opened `O_RDONLY`, mapped
+/// copy-on-write): for the read-only commands, which then also work on a
+/// queue the user may only read, whoever owns it.
+pub fn open_queue_read_only(name: &str) -> Result<ByteQueue> {
+    open_queue_as(name, true)
+}
+
+fn open_queue_as(name: &str, read_only: bool) -> Result<ByteQueue> {
     let seg = lookup(name, Duration::ZERO)?;
     // What a creator in the middle of its work can look like: not sized yet,
     // or sized but neither claimed (0) nor marked (it writes the marker
@@ -31,8 +51,10 @@ pub fn open_queue(name: &str) -> Result<ByteQueue> {
     let read_last = seg.header.as_ref().is_some_and(|h| h.features.iter().any(|f| f == "read_last"));
     // A marker-less header in the middle of its creation is still waited for
     // by the core (up to its 2 s init timeout); say what it is if that fails.
-    let options = Options::new().read_last(read_last);
-    ByteQueue::open_any(name, &options).map_err(|e| {
+    let options = options().read_last(read_last);
+    let opened =
+        if read_only { ByteQueue::open_read_only(name, &options) } else { ByteQueue::open_any(name, &options) };
+    opened.map_err(|e| {
         let again = lookup(name, Duration::ZERO).ok();
         match again {
             Some(s) if !s.status.is_queue() => msg(format!(
@@ -98,21 +120,30 @@ pub fn oldest_index(q: &ByteQueue, name: &str) -> u64 {
     let lo = write - cap;
     let slots = u64::from(q.slot_count());
     let ips = u64::from(q.items_per_slot());
-    let mut buf = vec![0u8; slots as usize * SLOT_SIZE];
-    match slick_queue::inspect::read_bytes(name, HEADER_SIZE as u64, &mut buf) {
-        Ok(n) if n == buf.len() => {}
-        _ => return 0,
-    }
     let first = (lo & (cap - 1)) / ips;
-    for k in 0..slots {
-        let s = (first + k) % slots;
-        let at = s as usize * SLOT_SIZE;
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&buf[at..at + 8]);
-        let d = u64::from_le_bytes(word);
-        if d != EMPTY_INDEX && d >= lo && d < write && (d & (cap - 1)) / ips == s {
-            return d;
+    // The control array is read a chunk at a time (a 2^24-slot queue has a
+    // 256 MiB control array; memory stays flat).
+    const CHUNK: u64 = 4096;
+    let mut buf = vec![0u8; CHUNK as usize * SLOT_SIZE];
+    let mut k = 0;
+    while k < slots {
+        let s0 = (first + k) % slots;
+        let n = CHUNK.min(slots - s0).min(slots - k);
+        let bytes = &mut buf[..n as usize * SLOT_SIZE];
+        match slick_queue::inspect::read_bytes(name, HEADER_SIZE as u64 + s0 * SLOT_SIZE as u64, bytes) {
+            Ok(got) if got == bytes.len() => {}
+            _ => return 0,
         }
+        for i in 0..n {
+            let at = i as usize * SLOT_SIZE;
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            let d = u64::from_le_bytes(word);
+            if d != EMPTY_INDEX && d >= lo && d < write && (d & (cap - 1)) / ips == s0 + i {
+                return d;
+            }
+        }
+        k += n;
     }
     0
 }

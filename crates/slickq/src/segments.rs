@@ -99,6 +99,7 @@ impl Status {
     }
 
     /// Whether a queue in this state becomes stale once older than the grace period.
+    /// (A 0-byte object, status `short`, does too: see `Segment::stale`.)
     pub fn can_go_stale(self) -> bool {
         matches!(self, Status::Initializing | Status::Uninitialized | Status::Truncated)
     }
@@ -142,11 +143,19 @@ pub struct HeaderView {
 /// One object in /dev/shm and what it is.
 #[derive(Clone, Debug, Serialize)]
 pub struct Segment {
-    /// The object name without its leading `/` (the file name in /dev/shm).
+    /// The object name without its leading `/` (the file name in /dev/shm;
+    /// for a name that is not UTF-8, its escaped form).
     pub name: String,
+    /// The name as printed: control characters, backslashes and bytes that
+    /// are not UTF-8 escaped (`\x1b`, `\\`, `\xff`), so that a name cannot
+    /// drive the terminal and can be given back to `slickq rm`.
+    #[serde(skip)]
+    pub shown: String,
     /// Its classification.
     pub status: Status,
-    /// Whether `rm --stale` would remove it (given the grace period used).
+    /// Whether `rm --stale` would remove it (given the grace period used):
+    /// half-initialised or truncated, or a 0-byte object, older than the
+    /// grace period, and no process maps it or holds it open.
     pub stale: bool,
     /// Whether it carries the layout marker.
     pub is_queue: bool,
@@ -165,6 +174,189 @@ pub struct Segment {
     pub note: Option<String>,
     /// The decoded header (queues only).
     pub header: Option<HeaderView>,
+    /// The processes that map the object or hold it open (from /proc).
+    pub attached: Vec<Attached>,
+}
+
+/// A process that maps an object or holds a descriptor of it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Attached {
+    /// Process id.
+    pub pid: u32,
+    /// Its command line (control characters shown as `?`, cut at 80 characters).
+    pub command: String,
+    /// `mapped` (listed in /proc/PID/maps) or `open` (a descriptor in
+    /// /proc/PID/fd, not mapped: e.g. a creator between `shm_open` and
+    /// sizing the object).
+    pub how: &'static str,
+}
+
+/// Which processes map or hold open which objects of /dev/shm, keyed by
+/// (device, inode): read from every /proc/PID/maps and /proc/PID/fd this
+/// user may read (as root: every process; as another user, other users'
+/// processes are not visible).
+pub struct Holders {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    by_object: HashMap<(u64, u64), Vec<Attached>>,
+}
+
+/// (major, minor) of a Linux `st_dev` (glibc's `gnu_dev_major/minor`).
+#[cfg(target_os = "linux")]
+fn dev_parts(dev: u64) -> (u64, u64) {
+    (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff), (dev & 0xff) | ((dev >> 12) & !0xff))
+}
+
+#[cfg(target_os = "linux")]
+fn command_of(pid: &str) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut text: String = String::from_utf8_lossy(&raw).trim_end_matches('\0').replace('\0', " ");
+    if text.is_empty() {
+        text = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned();
+        text = format!("[{text}]");
+    }
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).take(80).collect()
+}
+
+impl Holders {
+    /// Nothing to scan where there is no /proc (macOS, Windows): no process
+    /// is seen as attached there.
+    #[cfg(not(target_os = "linux"))]
+    pub fn scan() -> Holders {
+        Holders { by_object: HashMap::new() }
+    }
+
+    /// Scans /proc once.
+    #[cfg(target_os = "linux")]
+    pub fn scan() -> Holders {
+        use std::os::unix::fs::MetadataExt;
+        let mut by_object: HashMap<(u64, u64), Vec<Attached>> = HashMap::new();
+        let me = std::process::id();
+        let Ok(procs) = std::fs::read_dir("/proc") else { return Holders { by_object } };
+        for entry in procs.flatten() {
+            let name = entry.file_name();
+            let Some(pid_text) = name.to_str() else { continue };
+            let Ok(pid) = pid_text.parse::<u32>() else { continue };
+            if pid == me {
+                continue;
+            }
+            let mut found: Vec<((u64, u64), &'static str)> = Vec::new();
+            // Unreadable maps (another user's process, for a non-root
+            // user) are skipped: that process is not seen.
+            if let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) {
+                for line in maps.lines() {
+                    // address perms offset dev inode path
+                    let mut f = line.split_ascii_whitespace();
+                    let (Some(_), Some(_), Some(_), Some(dev), Some(inode)) =
+                        (f.next(), f.next(), f.next(), f.next(), f.next())
+                    else {
+                        continue;
+                    };
+                    if !f.next().is_some_and(|p| p.starts_with("/dev/shm/")) {
+                        continue;
+                    }
+                    let Some((major, minor)) = dev.split_once(':') else { continue };
+                    let (Ok(major), Ok(minor), Ok(inode)) =
+                        (u64::from_str_radix(major, 16), u64::from_str_radix(minor, 16), inode.parse::<u64>())
+                    else {
+                        continue;
+                    };
+                    let key = ((major << 32) | minor, inode);
+                    if !found.iter().any(|(k, _)| *k == key) {
+                        found.push((key, "mapped"));
+                    }
+                }
+            }
+            if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+                for fd in fds.flatten() {
+                    let Ok(target) = std::fs::read_link(fd.path()) else { continue };
+                    if !target.starts_with("/dev/shm/") {
+                        continue;
+                    }
+                    let Ok(meta) = std::fs::metadata(fd.path()) else { continue };
+                    let (major, minor) = dev_parts(meta.dev());
+                    let key = ((major << 32) | minor, meta.ino());
+                    if !found.iter().any(|(k, _)| *k == key) {
+                        found.push((key, "open"));
+                    }
+                }
+            }
+            if found.is_empty() {
+                continue;
+            }
+            let command = command_of(pid_text);
+            for (key, how) in found {
+                by_object.entry(key).or_default().push(Attached { pid, command: command.clone(), how });
+            }
+        }
+        for list in by_object.values_mut() {
+            list.sort_by_key(|a| a.pid);
+        }
+        Holders { by_object }
+    }
+
+    /// The processes attached to the object at `path`: none without /proc.
+    #[cfg(not(target_os = "linux"))]
+    pub fn of(&self, _path: &std::path::Path) -> Vec<Attached> {
+        Vec::new()
+    }
+
+    /// The processes attached to the object at `path` (none if it cannot be stat'ed).
+    #[cfg(target_os = "linux")]
+    pub fn of(&self, path: &std::path::Path) -> Vec<Attached> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::symlink_metadata(path) else { return Vec::new() };
+        let (major, minor) = dev_parts(meta.dev());
+        self.by_object.get(&((major << 32) | minor, meta.ino())).cloned().unwrap_or_default()
+    }
+}
+
+/// A file name as printed: printable text as is; control characters,
+/// backslashes and bytes that are not UTF-8 as `\xNN` / `\\` escapes
+/// (other non-printable characters as `\u{..}`). [`unescape`] reverses it.
+pub fn escape_name(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x80 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The bytes of a name printed by [`escape_name`]; `None` if it holds a
+/// malformed escape. (Used by `rm` where names are files: not on Windows.)
+#[cfg_attr(windows, allow(dead_code))]
+pub fn unescape(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('\\') {
+        out.extend_from_slice(&rest.as_bytes()[..i]);
+        let tail = &rest[i + 1..];
+        if let Some(t) = tail.strip_prefix('\\') {
+            out.push(b'\\');
+            rest = t;
+        } else if let Some(t) = tail.strip_prefix('x') {
+            out.push(u8::from_str_radix(t.get(..2)?, 16).ok()?);
+            rest = &t[2..];
+        } else if let Some(t) = tail.strip_prefix("u{") {
+            let end = t.find('}')?;
+            let c = char::from_u32(u32::from_str_radix(&t[..end], 16).ok()?)?;
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            rest = &t[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    out.extend_from_slice(rest.as_bytes());
+    Some(out)
 }
 
 /// Feature names of a marker nibble.
@@ -292,12 +484,18 @@ fn age_of(path: &PathBuf) -> Option<Duration> {
     Some(SystemTime::now().duration_since(modified).unwrap_or(Duration::ZERO))
 }
 
-fn from_info(info: SegmentInfo, owners: &Owners, grace: Duration) -> Segment {
+fn from_info(info: SegmentInfo, owners: &Owners, holders: &Holders, grace: Duration) -> Segment {
     let bare = info.name.strip_prefix('/').unwrap_or(&info.name).to_owned();
-    let age = age_of(&PathBuf::from(SHM_DIR).join(&bare));
+    let path = PathBuf::from(SHM_DIR).join(&bare);
+    let age = age_of(&path);
     let (status, note) = classify(info.len, info.header.as_ref());
+    let attached = holders.of(&path);
+    // A 0-byte object: its creator died before sizing it (a live one sizes
+    // it right after creating it, and holds a descriptor meanwhile).
+    let abandoned_empty = status == Status::Short && info.len == 0;
     Segment {
-        stale: status.can_go_stale() && age.is_some_and(|a| a >= grace),
+        stale: (status.can_go_stale() || abandoned_empty) && age.is_some_and(|a| a >= grace) && attached.is_empty(),
+        shown: escape_name(bare.as_bytes()),
         is_queue: status.is_queue(),
         name: bare,
         status,
@@ -308,6 +506,7 @@ fn from_info(info: SegmentInfo, owners: &Owners, grace: Duration) -> Segment {
         age_secs: age.map(|a| a.as_secs_f64()),
         note,
         header: if status.is_queue() { info.header.as_ref().map(header_view) } else { None },
+        attached,
     }
 }
 
@@ -318,6 +517,7 @@ fn unreadable(bare: &str, owners: &Owners, why: String) -> Segment {
     let meta = std::fs::symlink_metadata(&path).ok();
     Segment {
         name: bare.to_owned(),
+        shown: escape_name(bare.as_bytes()),
         status: Status::Unreadable,
         stale: false,
         is_queue: false,
@@ -328,6 +528,7 @@ fn unreadable(bare: &str, owners: &Owners, why: String) -> Segment {
         age_secs: age_of(&path).map(|a| a.as_secs_f64()),
         note: Some(why),
         header: None,
+        attached: Vec::new(),
     }
 }
 
@@ -336,10 +537,29 @@ fn unreadable(bare: &str, owners: &Owners, why: String) -> Segment {
 /// opened.
 pub fn lookup(name: &str, grace: Duration) -> Result<Segment> {
     let info = segment_info(name).map_err(|e| describe_open_error(name, e))?;
-    Ok(from_info(info, &Owners::load(), grace))
+    Ok(from_info(info, &Owners::load(), &Holders::scan(), grace))
 }
 
 /// A clear message for a failure to open `name`.
+/// Whether the object would be stale by its state and age, but is kept
+/// because processes map it or hold it open (a paused or slow creator).
+pub fn kept_by_holders(s: &Segment, grace: Duration) -> bool {
+    !s.attached.is_empty()
+        && (s.status.can_go_stale() || (s.status == Status::Short && s.bytes == 0))
+        && s.age_secs.is_some_and(|a| a >= grace.as_secs_f64())
+}
+
+/// `pid 12 (cmd), pid 34 (cmd) [open only]` for messages.
+pub fn describe_attached(list: &[Attached]) -> String {
+    list.iter()
+        .map(|a| {
+            let how = if a.how == "open" { ", open, not mapped" } else { "" };
+            format!("pid {} ({}{how})", a.pid, a.command)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn describe_open_error(name: &str, e: Error) -> Fail {
     match e {
         Error::NotFound { name: posix } if cfg!(target_os = "linux") => {
@@ -371,6 +591,7 @@ pub fn scan(_grace: Duration) -> Result<Vec<Segment>> {
 pub fn scan(grace: Duration) -> Result<Vec<Segment>> {
     let dir = std::fs::read_dir(SHM_DIR).map_err(|e| msg(format!("cannot list {SHM_DIR}: {e}")))?;
     let owners = Owners::load();
+    let holders = Holders::scan();
     let mut out = Vec::new();
     for entry in dir {
         let entry = entry.map_err(|e| msg(format!("cannot list {SHM_DIR}: {e}")))?;
@@ -378,9 +599,37 @@ pub fn scan(grace: Duration) -> Result<Vec<Segment>> {
         if !ft.is_file() {
             continue;
         }
-        let Ok(bare) = entry.file_name().into_string() else { continue };
+        let bare = match entry.file_name().into_string() {
+            Ok(bare) => bare,
+            Err(raw) => {
+                // Not UTF-8: no queue API can name it; list it (with --all)
+                // under its escaped name, which `slickq rm --force` takes.
+                use std::os::unix::ffi::OsStrExt;
+                let escaped = escape_name(raw.as_bytes());
+                let mut seg = unreadable(&escaped, &owners, String::new());
+                let meta = std::fs::symlink_metadata(entry.path()).ok();
+                seg.bytes = meta.as_ref().map_or(0, |m| m.len());
+                seg.mode = meta.as_ref().map_or_else(
+                    || "?".into(),
+                    |m| {
+                        use std::os::unix::fs::MetadataExt;
+                        format!("{:04o}", m.mode() & 0o7777)
+                    },
+                );
+                if let Some(m) = &meta {
+                    use std::os::unix::fs::MetadataExt;
+                    seg.uid = Some(m.uid());
+                    seg.owner = owners.name(m.uid());
+                }
+                seg.shown = escaped.clone();
+                seg.note =
+                    Some(format!("its name is not UTF-8 (shown escaped); `slickq rm --force '{escaped}'` removes it"));
+                out.push(seg);
+                continue;
+            }
+        };
         match segment_info(&bare) {
-            Ok(info) => out.push(from_info(info, &owners, grace)),
+            Ok(info) => out.push(from_info(info, &owners, &holders, grace)),
             Err(Error::NotFound { .. }) => {}
             Err(Error::InvalidName { .. }) => {}
             Err(Error::PermissionDenied { source, .. }) => {

@@ -77,11 +77,26 @@ fn ls_lists_library_and_peer_queues_with_their_geometry() {
     let owner = if my_uid() == 0 { "root".to_owned() } else { ls_row(&table, rs.as_str()).unwrap()[9].clone() };
     assert_eq!(
         ls_row(&table, rs.as_str()).unwrap(),
-        [rs.as_str(), "ok", "64", "16", "4", "items_per_slot", "8", "none", &mode_of(&rs), &owner, &rs_len]
+        // PIDS: this test process maps the library queue (q is alive); the
+        // peer that made the other one has exited.
+        [
+            rs.as_str(),
+            "ok",
+            "64",
+            "16",
+            "4",
+            "items_per_slot",
+            "8",
+            "none",
+            &mode_of(&rs),
+            &owner,
+            &rs_len,
+            &std::process::id().to_string()
+        ]
     );
     assert_eq!(
         ls_row(&table, py.as_str()).unwrap(),
-        [py.as_str(), "ok", "32", "24", "1", "read_last", "3", "2", &mode_of(&py), &owner, &py_len]
+        [py.as_str(), "ok", "32", "24", "1", "read_last", "3", "2", &mode_of(&py), &owner, &py_len, "-"]
     );
     assert!(ls_row(&table, foreign.as_str()).is_none(), "a foreign object is listed without --all");
 
@@ -181,6 +196,7 @@ fn inspect_decodes_a_peer_queue_with_a_wrap_marker_without_touching_it() {
         "reserved        0x00000000000c0004 (write index 12, last reservation 4 element(s))".to_owned(),
         "write_index     12".to_owned(),
         "last_published  8".to_owned(),
+        "attached        none".to_owned(),
         "control slots (first 3 of 8):".to_owned(),
         "  slot      0: record at index 8, 4 element(s)".to_owned(),
         "  slot      1: record at index 1, 1 element(s)".to_owned(),
@@ -685,18 +701,21 @@ fn rm_stale_removes_only_old_half_initialised_and_truncated_queues() {
     // A dry run over the whole machine names ours (and removes nothing).
     let dry = ok(&slickq(&["rm", "--stale", "--dry-run"]));
     let would: Vec<&str> = dry.lines().filter(|l| l.contains(&prefix)).collect();
-    assert_eq!(would.len(), 2, "{dry}");
-    assert!(would[0].starts_with(&format!("would remove /{} (initializing, last modified 36", old_half.0)), "{dry}");
-    assert!(would[1].starts_with(&format!("would remove /{} (truncated, last modified 36", old_trunc.0)), "{dry}");
-    assert!(old_half.exists() && old_trunc.exists());
+    // The 0-byte object is stale too: a creator that died before sizing it.
+    assert_eq!(would.len(), 3, "{dry}");
+    assert!(would[0].starts_with(&format!("would remove /{} (short, last modified 36", empty_old.0)), "{dry}");
+    assert!(would[1].starts_with(&format!("would remove /{} (initializing, last modified 36", old_half.0)), "{dry}");
+    assert!(would[2].starts_with(&format!("would remove /{} (truncated, last modified 36", old_trunc.0)), "{dry}");
+    assert!(old_half.exists() && old_trunc.exists() && empty_old.exists());
 
     let out = ok(&slickq(&["rm", "--stale", "--prefix", &prefix]));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with(&format!("removed /{} (initializing", old_half.0)));
-    assert!(lines[1].starts_with(&format!("removed /{} (truncated", old_trunc.0)));
-    assert!(!old_half.exists() && !old_trunc.exists());
-    for kept in [&new_half, &healthy_old, &peer_old, &foreign_old, &empty_old] {
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with(&format!("removed /{} (short", empty_old.0)));
+    assert!(lines[1].starts_with(&format!("removed /{} (initializing", old_half.0)));
+    assert!(lines[2].starts_with(&format!("removed /{} (truncated", old_trunc.0)));
+    assert!(!old_half.exists() && !old_trunc.exists() && !empty_old.exists());
+    for kept in [&new_half, &healthy_old, &peer_old, &foreign_old] {
         assert!(kept.exists(), "{} was removed", kept.0);
     }
     // A shorter grace catches the young one too; nothing is left after that.

@@ -87,7 +87,9 @@ fn listing_survives_a_non_utf8_object_name() {
     std::fs::write(&path, [0u8; 100]).unwrap();
     let ls = slickq(&["ls", "--all"]);
     let listed = common::ok(&ls);
-    assert!(!listed.contains(tag.as_str()), "{listed}");
+    // Listed (with --all) under its escaped name, never as raw bytes.
+    assert!(listed.contains(&format!("{}\\xfe", tag.as_str())), "{listed}");
+    assert!(!ls.stdout.contains(&0xfe), "{listed}");
     let rm = slickq(&["rm", "--stale", "--grace", "0s", "--prefix", tag.as_str()]);
     common::ok(&rm);
     assert!(path.exists(), "rm --stale removed an object it cannot name");

@@ -45,15 +45,51 @@ impl Mapping {
         Ok(Mapping { ptr, len })
     }
 
+    /// Maps `len` bytes of `fd` (which may be open read-only) copy-on-write
+    /// (`MAP_PRIVATE`): reads see the object, including what other
+    /// processes write to it later (on Linux, until this process writes to
+    /// the same page); writes through this mapping go to private copies of
+    /// the pages and never reach the object. For read-only views of a queue
+    /// the user may only read.
+    #[cfg(unix)]
+    pub fn map_private(fd: std::os::fd::OwnedFd, len: usize) -> std::io::Result<Mapping> {
+        use rustix::mm::{MapFlags, ProtFlags};
+        if len == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+        }
+        // SAFETY: as in `map`: a fresh mapping chosen by the kernel (null
+        // hint) overlaps no Rust object and is unmapped once in `Drop`. It
+        // is readable and writable like a shared one (writes are private),
+        // so every access the rest of the crate makes through it is valid.
+        let ptr = unsafe {
+            rustix::mm::mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE, &fd, 0)?
+        };
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::Other))?;
+        Ok(Mapping { ptr, len })
+    }
+
     /// Maps the first `len` bytes (`0 < len <=` the section's size) of a
     /// named mapping read-write.
     #[cfg(windows)]
     pub fn map(section: win::Section, len: usize) -> std::io::Result<Mapping> {
+        Self::map_with(section, win::View::ReadWrite, len)
+    }
+
+    /// Maps the first `len` bytes of a named mapping (whose handle may be
+    /// read-only) copy-on-write (`FILE_MAP_COPY`): writes through it go to
+    /// private pages and never reach the mapping.
+    #[cfg(windows)]
+    pub fn map_private(section: win::Section, len: usize) -> std::io::Result<Mapping> {
+        Self::map_with(section, win::View::Copy, len)
+    }
+
+    #[cfg(windows)]
+    fn map_with(section: win::Section, view: win::View, len: usize) -> std::io::Result<Mapping> {
         if len == 0 {
             return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
         }
         // MapViewOfFile refuses a `len` past the end of the section.
-        let ptr = section.map_view(true, len)?;
+        let ptr = section.map_view(view, len)?;
         Ok(Mapping { ptr, len, _section: section })
     }
 
@@ -186,8 +222,8 @@ pub(crate) mod win {
         CloseHandle, GetLastError, ERROR_ALREADY_EXISTS, HANDLE, INVALID_HANDLE_VALUE,
     };
     use windows_sys::Win32::System::Memory::{
-        CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualQuery, FILE_MAP_READ,
-        FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS, PAGE_READWRITE,
+        CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualQuery, FILE_MAP_COPY,
+        FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS, PAGE_READWRITE,
     };
 
     use super::ReadView;
@@ -200,6 +236,17 @@ pub(crate) mod win {
     unsafe impl Send for Section {}
     // SAFETY: as above; no method mutates `self`.
     unsafe impl Sync for Section {}
+
+    /// The access of a view.
+    #[derive(Clone, Copy)]
+    pub(crate) enum View {
+        /// Read-only.
+        Read,
+        /// Read-write, shared with every other view.
+        ReadWrite,
+        /// Copy-on-write: writes stay private to the view.
+        Copy,
+    }
 
     /// Why `Section::create` made nothing.
     pub(crate) enum SectionError {
@@ -259,8 +306,12 @@ pub(crate) mod win {
 
         /// Maps `len` bytes of the section (0: all of it) from offset 0;
         /// the caller owns the view and unmaps it with [`unmap_view`].
-        pub(super) fn map_view(&self, write: bool, len: usize) -> io::Result<NonNull<u8>> {
-            let access = if write { FILE_MAP_READ | FILE_MAP_WRITE } else { FILE_MAP_READ };
+        pub(super) fn map_view(&self, view: View, len: usize) -> io::Result<NonNull<u8>> {
+            let access = match view {
+                View::Read => FILE_MAP_READ,
+                View::ReadWrite => FILE_MAP_READ | FILE_MAP_WRITE,
+                View::Copy => FILE_MAP_COPY,
+            };
             // SAFETY: `self.0` is an open section handle; a view at a
             // system-chosen address cannot overlap any Rust object.
             let view = unsafe { MapViewOfFile(self.0, access, 0, 0, len) };
@@ -275,7 +326,7 @@ pub(crate) mod win {
 
         /// A read-only view of the whole section.
         fn view(&self) -> io::Result<ReadView> {
-            let ptr = self.map_view(false, 0)?;
+            let ptr = self.map_view(View::Read, 0)?;
             let mut info = std::mem::MaybeUninit::<MEMORY_BASIC_INFORMATION>::zeroed();
             let size = std::mem::size_of::<MEMORY_BASIC_INFORMATION>();
             // SAFETY: `info` is writable and `size` bytes long; `ptr` is the

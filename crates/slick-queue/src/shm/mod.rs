@@ -19,7 +19,7 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 
-pub(crate) use imp::{open_ro, open_rw, read_at, unlink, Object};
+pub(crate) use imp::{open_ro, open_rw, read_at, unlink, unlink_if_empty, Object};
 
 use crate::error::{Error, Result};
 
@@ -147,7 +147,7 @@ pub(crate) fn create(name: &ShmName, mode: u32, len: u64) -> Result<Option<Objec
             return Ok(None);
         };
         crate::attach::failpoint("attach-created");
-        if let Err(e) = unix::set_len(&fd, len, name) {
+        if let Err(e) = unix::allocate(&fd, len, name) {
             let _ = unix::unlink(name);
             return Err(e);
         }
@@ -177,6 +177,16 @@ pub(crate) fn info(object: &Object, name: &ShmName) -> Result<ObjectInfo> {
 /// mapping stays), on Windows the handle stays open with the view.
 pub(crate) fn map(object: Object, len: usize, name: &ShmName) -> Result<crate::region::Mapping> {
     crate::region::Mapping::map(object, len).map_err(|source| Error::Os { op: "map", name: name.to_string(), source })
+}
+
+/// Maps the whole object copy-on-write: a view whose writes never reach the
+/// object (for read-only commands on a queue the user may only read).
+pub(crate) fn map_private(object: Object, len: usize, name: &ShmName) -> Result<crate::region::Mapping> {
+    crate::region::Mapping::map_private(object, len).map_err(|source| Error::Os {
+        op: "map",
+        name: name.to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -53,11 +53,88 @@ fn os_error(op: &'static str, name: &ShmName, e: Errno) -> Error {
     }
 }
 
+/// The flags every `shm_open` of this crate adds to the access mode. On
+/// Linux the object is a file in `/dev/shm`, a world-writable directory:
+/// `O_NOFOLLOW` refuses a symbolic link planted there (glibc's `shm_open`
+/// adds it, rustix's does not), `O_NONBLOCK` keeps a FIFO planted under a
+/// queue's name from blocking the open, and `O_CLOEXEC` keeps the
+/// descriptor out of child processes. Whatever was opened is then checked
+/// with `fstat` ([`check_regular`]).
+fn hardened(flags: shm::OFlags) -> shm::OFlags {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::OFlags as F;
+        flags | shm::OFlags::from_bits_retain((F::NOFOLLOW | F::NONBLOCK | F::CLOEXEC).bits())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        flags
+    }
+}
+
+/// `shm_open` with [`hardened`] flags; a symbolic link (`ELOOP` under
+/// `O_NOFOLLOW`) becomes [`Error::NotRegularFile`].
+fn sys_open(name: &ShmName, flags: shm::OFlags, mode: Mode) -> std::result::Result<OwnedFd, Error> {
+    match shm::open(sys_name(name), hardened(flags), mode) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::LOOP) if cfg!(target_os = "linux") => {
+            Err(Error::NotRegularFile { name: name.0.clone(), kind: "a symbolic link" })
+        }
+        Err(e) => Err(os_error("shm_open", name, e)),
+    }
+}
+
+/// Refuses anything `fstat` does not call a regular file (a FIFO, a device,
+/// a socket or a directory planted under a queue's name).
+fn check_regular(fd: &OwnedFd, name: &ShmName) -> Result<rustix::fs::Stat> {
+    let st = stat(fd, name)?;
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::FileType;
+        let kind = match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => None,
+            FileType::Directory => Some("a directory"),
+            FileType::Symlink => Some("a symbolic link"),
+            FileType::Fifo => Some("a FIFO"),
+            FileType::Socket => Some("a socket"),
+            FileType::CharacterDevice => Some("a character device"),
+            FileType::BlockDevice => Some("a block device"),
+            FileType::Unknown => Some("not a regular file"),
+        };
+        if let Some(kind) = kind {
+            return Err(Error::NotRegularFile { name: name.0.clone(), kind });
+        }
+    }
+    Ok(st)
+}
+
+/// Refuses an object owned by another user unless `allow` says otherwise:
+/// anyone may create a name in `/dev/shm` first, so an object of the same
+/// name owned by someone else may be a squatter waiting for our data.
+fn check_owner(st: &rustix::fs::Stat, name: &ShmName, allow: bool) -> Result<()> {
+    let ours = rustix::process::geteuid().as_raw();
+    if allow || st.st_uid == ours {
+        Ok(())
+    } else {
+        Err(Error::ForeignOwner { name: name.0.clone(), owner: st.st_uid, ours })
+    }
+}
+
+/// Refuses creation modes with more than permission bits in them.
+pub(crate) fn check_mode(mode: u32) -> Result<()> {
+    if mode & !0o777 == 0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidMode { mode })
+    }
+}
+
 /// Creates the object exclusively with exactly `mode` (the umask is undone with
 /// `fchmod`). `Ok(None)` when it already exists.
 pub(crate) fn create_exclusive(name: &ShmName, mode: u32) -> Result<Option<OwnedFd>> {
+    check_mode(mode)?;
     let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
-    match shm::open(sys_name(name), flags, perm(mode)) {
+    match sys_open(name, flags, perm(mode)) {
         Ok(fd) => {
             if let Err(e) = rustix::fs::fchmod(&fd, perm(mode)) {
                 let _ = shm::unlink(sys_name(name));
@@ -65,19 +142,26 @@ pub(crate) fn create_exclusive(name: &ShmName, mode: u32) -> Result<Option<Owned
             }
             Ok(Some(fd))
         }
-        Err(Errno::EXIST) => Ok(None),
-        Err(e) => Err(os_error("shm_open", name, e)),
+        Err(Error::Os { source, .. }) if source.raw_os_error() == Some(Errno::EXIST.raw_os_error()) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
-/// Opens an existing object read-write.
-pub(crate) fn open_rw(name: &ShmName) -> Result<OwnedFd> {
-    shm::open(sys_name(name), shm::OFlags::RDWR, Mode::empty()).map_err(|e| os_error("shm_open", name, e))
+/// Opens an existing object read-write: a regular file owned by this user
+/// (or by anyone, with `allow_foreign_owner`).
+pub(crate) fn open_rw(name: &ShmName, allow_foreign_owner: bool) -> Result<OwnedFd> {
+    let fd = sys_open(name, shm::OFlags::RDWR, Mode::empty())?;
+    let st = check_regular(&fd, name)?;
+    check_owner(&st, name, allow_foreign_owner)?;
+    Ok(fd)
 }
 
-/// Opens an existing object read-only (inspection tools).
+/// Opens an existing object read-only (inspection tools): a regular file,
+/// whoever owns it.
 pub(crate) fn open_ro(name: &ShmName) -> Result<OwnedFd> {
-    shm::open(sys_name(name), shm::OFlags::RDONLY, Mode::empty()).map_err(|e| os_error("shm_open", name, e))
+    let fd = sys_open(name, shm::OFlags::RDONLY, Mode::empty())?;
+    check_regular(&fd, name)?;
+    Ok(fd)
 }
 
 /// The object's length, mode and owner.
@@ -90,9 +174,30 @@ pub(crate) fn len(fd: impl AsFd, name: &ShmName) -> Result<u64> {
     Ok(u64::try_from(stat(fd, name)?.st_size).unwrap_or(0))
 }
 
-/// Sets the object's length (only ever on an object this process created).
-pub(crate) fn set_len(fd: impl AsFd, len: u64, name: &ShmName) -> Result<()> {
-    rustix::fs::ftruncate(fd, len).map_err(|e| os_error("ftruncate", name, e))
+/// Sizes an object this process just created and reserves its memory.
+///
+/// `ftruncate` alone makes a sparse object: the pages are found (or not)
+/// only when first touched, and a full `/dev/shm` then kills the toucher
+/// with SIGBUS. `fallocate` reserves them now, so no room is an error here,
+/// [`Error::NoSpace`]. Where the file system cannot reserve space
+/// (`EOPNOTSUPP`), the object is sized with `ftruncate` as before.
+pub(crate) fn allocate(fd: impl AsFd, len: u64, name: &ShmName) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        match rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::empty(), 0, len) {
+            Ok(()) => return Ok(()),
+            Err(Errno::NOSPC) => {
+                return Err(Error::NoSpace { name: name.0.clone(), needed: len, source: Errno::NOSPC.into() })
+            }
+            Err(Errno::OPNOTSUPP | Errno::NOSYS) => {}
+            Err(e) => return Err(os_error("fallocate", name, e)),
+        }
+    }
+    match rustix::fs::ftruncate(&fd, len) {
+        Ok(()) => Ok(()),
+        Err(Errno::NOSPC) => Err(Error::NoSpace { name: name.0.clone(), needed: len, source: Errno::NOSPC.into() }),
+        Err(e) => Err(os_error("ftruncate", name, e)),
+    }
 }
 
 /// Unlinks the name: `Ok(true)` if removed, `Ok(false)` if there was none.
@@ -102,6 +207,25 @@ pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
         Err(Errno::NOENT) => Ok(false),
         Err(e) => Err(os_error("shm_unlink", name, e)),
     }
+}
+
+/// Unlinks the name if it still names an empty (0-byte) regular file: an
+/// object whose creator died before sizing it. Anything else under the name
+/// (a sized object, a newer one) is left alone. The check and the unlink
+/// are two steps; a creator that sizes the object between them loses it,
+/// which is why only a caller that waited the whole init timeout for the
+/// object to be sized calls this.
+pub(crate) fn unlink_if_empty(name: &ShmName) -> Result<()> {
+    let fd = match sys_open(name, shm::OFlags::RDONLY, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Error::NotFound { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let st = check_regular(&fd, name)?;
+    if st.st_size == 0 {
+        unlink(name)?;
+    }
+    Ok(())
 }
 
 /// Reads up to `buf.len()` bytes at `offset` without mapping the object.

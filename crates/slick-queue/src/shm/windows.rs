@@ -65,8 +65,10 @@ pub(crate) fn create_exclusive(name: &ShmName, len: u64) -> Result<Option<Object
     }
 }
 
-/// Opens an existing mapping read-write.
-pub(crate) fn open_rw(name: &ShmName) -> Result<Object> {
+/// Opens an existing mapping read-write. Windows mappings have an access
+/// control list instead of an owner id: what the ACL lets this user open is
+/// opened, so `_allow_foreign_owner` has nothing to refuse here.
+pub(crate) fn open_rw(name: &ShmName, _allow_foreign_owner: bool) -> Result<Object> {
     Section::open(&wide(name), true).map_err(|e| os_error("OpenFileMappingW", name, e))
 }
 
@@ -92,6 +94,12 @@ pub(crate) fn info(object: &Object, name: &ShmName) -> Result<ObjectInfo> {
 /// process holding it closes it.
 pub(crate) fn unlink(_name: &ShmName) -> Result<bool> {
     Ok(true)
+}
+
+/// A 0-byte named mapping cannot exist (the paging file backs only sized
+/// ones), so there is never an abandoned empty object to remove.
+pub(crate) fn unlink_if_empty(_name: &ShmName) -> Result<()> {
+    Ok(())
 }
 
 /// Reads up to `buf.len()` bytes at `offset` through a read-only view.

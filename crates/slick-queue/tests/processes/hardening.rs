@@ -93,14 +93,23 @@ pub fn run_role(role: &str, a: &[String]) -> Option<i32> {
         // as_nobody NAME...: drop root to nobody, try each name, report.
         "as_nobody" => {
             drop_privileges();
+            // Permission checks with the opt-in to other users' objects
+            // (`default=`: what a plain open says).
+            let foreign = Options::new().allow_foreign_owner(true);
             for name in a {
-                let open = ByteQueue::open(name, ES, &Options::new()).err();
-                let create = ByteQueue::create_or_open(name, 64, ES, &Options::new()).err();
-                let cursor = SharedCursor::open(name).err();
+                let default = ByteQueue::open(name, ES, &Options::new()).err();
+                let default_create = ByteQueue::create_or_open(name, 64, ES, &Options::new()).err();
+                let default_cursor = SharedCursor::open(name).err();
+                let open = ByteQueue::open(name, ES, &foreign).err();
+                let create = ByteQueue::create_or_open(name, 64, ES, &foreign).err();
+                let cursor = SharedCursor::open_with(name, &foreign).err();
                 let remove = slick_queue::remove(name).err();
                 let inspect = slick_queue::inspect::segment_info(name).err();
                 say(&format!(
-                    "{name} open={} create={} cursor={} remove={} inspect={}",
+                    "{name} default={}/{}/{} open={} create={} cursor={} remove={} inspect={}",
+                    kind(default.as_ref()),
+                    kind(default_create.as_ref()),
+                    kind(default_cursor.as_ref()),
                     kind(open.as_ref()),
                     kind(create.as_ref()),
                     kind(cursor.as_ref()),
@@ -153,6 +162,7 @@ fn kind(e: Option<&Error>) -> &'static str {
     match e {
         None => "ok",
         Some(Error::PermissionDenied { .. }) => "PermissionDenied",
+        Some(Error::ForeignOwner { .. }) => "ForeignOwner",
         Some(Error::NotFound { .. }) => "NotFound",
         Some(Error::InitTimeout { .. }) => "InitTimeout",
         Some(Error::Truncated { .. }) => "Truncated",
@@ -621,13 +631,19 @@ fn dead_creator_before_sizing_the_object() -> Result<(), Failed> {
     wait_for("the object", Duration::from_secs(30), || g.path().exists().then_some(()))?;
     kid.sigkill()?;
     let quick = Options::new().init_timeout(Duration::from_millis(200));
-    for e in [ByteQueue::open(&g.name, ES, &quick).err(), ByteQueue::create_or_open(&g.name, 64, ES, &quick).err()] {
-        let e = e.ok_or("attached to an empty object")?;
-        ensure(matches!(e, Error::Truncated { len: 0, needed: 64, .. }), format!("{e:?}"))?;
-    }
-    ensure(std::fs::metadata(g.path())?.len() == 0, "still empty: only a creator sizes an object")?;
-    ensure(slick_queue::remove(&g.name)?, "removed")?;
-    ensure(ByteQueue::create_or_open(&g.name, 64, ES, &quick)?.is_creator(), "recovered")?;
+    let e = ByteQueue::open(&g.name, ES, &quick).err().ok_or("attached to an empty object")?;
+    ensure(matches!(e, Error::Truncated { len: 0, needed: 64, .. }), format!("{e:?}"))?;
+    ensure(std::fs::metadata(g.path())?.len() == 0, "still empty: an opener never sizes an object")?;
+    // Create-or-open waits the init timeout for the object to be sized,
+    // then treats it as abandoned: it replaces it and creates the queue.
+    let started = Instant::now();
+    let q = ByteQueue::create_or_open(&g.name, 64, ES, &quick)?;
+    ensure(q.is_creator(), "create_or_open did not recreate the abandoned object")?;
+    ensure(started.elapsed() >= Duration::from_millis(200), "replaced before the init timeout")?;
+    q.push(&[7u8; 16])?;
+    let other = ByteQueue::open(&g.name, ES, &quick)?;
+    let mut c = 0;
+    ensure(other.read(&mut c).is_some(), "the new queue is the one under the name")?;
     Ok(())
 }
 
@@ -777,13 +793,21 @@ fn permission_denied_is_an_error_not_a_crash() -> Result<(), Failed> {
     let args: Vec<&str> = names.iter().map(String::as_str).collect();
     let (code, lines) = finish(spawn("as_nobody", &args), Duration::from_secs(60))?;
     ensure(code == 0 && lines.len() == 3, format!("{code} {lines:?}"))?;
-    let denied = "open=PermissionDenied create=PermissionDenied cursor=PermissionDenied";
+    let denied = "default=PermissionDenied/PermissionDenied/PermissionDenied \
+                  open=PermissionDenied create=PermissionDenied cursor=PermissionDenied";
     // /dev/shm is sticky: nobody may not unlink root's objects.
     ensure(lines[0] == format!("{} {denied} remove=PermissionDenied inspect=PermissionDenied", names[0]), &lines[0])?;
     ensure(lines[1] == format!("{} {denied} remove=PermissionDenied inspect=ok", names[1]), &lines[1])?;
-    // 0666 (the C++ peer's default without a umask): anyone may use it.
+    // 0666 (the C++ peer's default without a umask): the OS lets anyone in,
+    // but another user's object is refused (ForeignOwner: it may be a
+    // squatter's) unless the caller opts in with allow_foreign_owner.
     ensure(
-        lines[2] == format!("{} open=ok create=ok cursor=ok remove=PermissionDenied inspect=ok", names[2]),
+        lines[2]
+            == format!(
+                "{} default=ForeignOwner/ForeignOwner/ForeignOwner open=ok create=ok cursor=ok \
+                 remove=PermissionDenied inspect=ok",
+                names[2]
+            ),
         &lines[2],
     )?;
     for n in &names {

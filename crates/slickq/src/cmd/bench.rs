@@ -198,10 +198,31 @@ fn ping_pong(pings: u64, pb: &ProgressBar) -> Result<Latency> {
     })
 }
 
+/// The largest `--capacity` (2^24 elements: 128 MiB of data and 256 MiB
+/// of control slots per queue).
+const MAX_CAPACITY: u64 = 1 << 24;
+
+/// The largest `--pings` (every round trip is kept to sort the latencies).
+const MAX_PINGS: u64 = 10_000_000;
+
 /// Runs the three benchmarks and prints the summary.
 pub fn run(records: u64, pings: u64, capacity: u64, json: bool) -> Result<()> {
     if records == 0 || pings == 0 {
         return Err(msg("--records and --pings must be at least 1"));
+    }
+    // The queues are allocated (and zeroed) up front; an absurd size must be
+    // an error here, not an allocation failure that aborts the process.
+    if capacity > MAX_CAPACITY {
+        return Err(msg(format!(
+            "--capacity {capacity} is too large for a benchmark: at most {MAX_CAPACITY} elements ({} MiB of \
+             queue memory per queue)",
+            (MAX_CAPACITY * 24) >> 20
+        )));
+    }
+    if pings > MAX_PINGS {
+        return Err(msg(format!(
+            "--pings {pings} is too many: at most {MAX_PINGS} (each is kept to sort the latencies)"
+        )));
     }
     let capacity = u32::try_from(capacity).map_err(|_| msg(format!("capacity {capacity} is too large")))?;
     let local_q = Queue::<u64>::new(capacity)?;
@@ -221,12 +242,14 @@ pub fn run(records: u64, pings: u64, capacity: u64, json: bool) -> Result<()> {
         std::process::id(),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
     );
+    crate::interrupt::remove_on_interrupt(&name);
     let shm = (|| -> Result<Throughput> {
         let p = Queue::<u64>::create_or_open(&name, capacity, &Options::new())?;
         let c = Queue::<u64>::open(&name, &Options::new())?;
         Ok(spsc("spsc-shm", &p, &c, records, &pb))
     })();
     let removed = slick_queue::remove(&name);
+    crate::interrupt::removed(&name);
     let shm = shm?;
     if let Err(e) = removed {
         eprintln!("slickq: could not remove the benchmark segment /{name}: {e}");

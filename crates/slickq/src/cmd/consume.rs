@@ -3,7 +3,7 @@
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
-use slick_queue::{ByteRecord, Options, SharedCursor};
+use slick_queue::{ByteRecord, SharedCursor};
 
 use crate::cmd::tail::trim_zeros;
 use crate::fail::{msg, out, Result};
@@ -26,10 +26,22 @@ const SLICE: Duration = Duration::from_millis(100);
 pub fn run(o: ConsumeOpts) -> Result<()> {
     let q = open_queue(&o.name)?;
     let shared = match &o.shared_cursor {
-        Some(c) => Some(
-            SharedCursor::create_or_open(c, &Options::new())
-                .map_err(|e| msg(format!("cannot open the cursor object {c:?}: {e}")))?,
-        ),
+        Some(c) => Some({
+            // A cursor object is 8 bytes: anything else (the queue itself, or
+            // another queue) would have its first word moved by our claims.
+            if let Ok(info) = slick_queue::inspect::segment_info(c) {
+                if info.len != slick_queue::CURSOR_LEN {
+                    return Err(msg(format!(
+                        "{c:?} is not a cursor object: it is {} bytes long, a cursor object is exactly {} \
+                         (is it a queue?); pass the name of an 8-byte cursor object, or a new name",
+                        info.len,
+                        slick_queue::CURSOR_LEN
+                    )));
+                }
+            }
+            SharedCursor::create_or_open(c, &crate::open::options())
+                .map_err(|e| msg(format!("cannot open the cursor object {c:?}: {e}")))?
+        }),
         None => None,
     };
     let mut cursor = if o.from_start { oldest_index(&q, &o.name) } else { q.initial_reading_index() };
@@ -59,7 +71,10 @@ pub fn run(o: ConsumeOpts) -> Result<()> {
             None => q.read(cursor),
         }
     };
-    while o.count.is_none_or(|c| got < c) {
+    // Ctrl-C: the record in hand (claimed from a shared cursor, gone for
+    // the other consumers) is written out, then the loop ends.
+    crate::interrupt::graceful();
+    while o.count.is_none_or(|c| got < c) && !crate::interrupt::stopped() {
         let rec = match read_now(&mut cursor) {
             Some(r) => r,
             None => {
@@ -70,6 +85,7 @@ pub fn run(o: ConsumeOpts) -> Result<()> {
                 };
                 match waited {
                     Some(r) => r,
+                    None if crate::interrupt::stopped() => break,
                     None if o.idle_timeout.is_some_and(|t| last.elapsed() >= t) => break,
                     None => continue,
                 }
@@ -97,6 +113,9 @@ pub fn run(o: ConsumeOpts) -> Result<()> {
     w.flush().map_err(out)?;
     if o.verbose {
         eprintln!("slickq: consumed {got} records, {} elements lost", q.loss_count());
+    }
+    if crate::interrupt::stopped() {
+        return Err(crate::fail::Fail::Interrupted);
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use slick_queue::layout::EMPTY_INDEX;
 
 use crate::cmd::write_json;
 use crate::fail::{msg, out, Result};
-use crate::segments::{lookup, object_path, os_name, HeaderView, Segment};
+use crate::segments::{describe_attached, lookup, object_path, os_name, HeaderView, Segment};
 
 /// One control slot, decoded.
 #[derive(Serialize)]
@@ -80,7 +80,7 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
         return write_json(&mut w, &Report { segment: seg, slots_first: first, slots_last: last });
     }
     let mut lines = vec![
-        format!("name            {}  ({})", os_name(&seg.name), object_path(&seg.name)),
+        format!("name            {}  ({})", os_name(&seg.shown), object_path(&seg.shown)),
         format!(
             "status          {}{}",
             seg.status.as_str(),
@@ -115,6 +115,10 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
             format!("last_published  {}", h.last_published.map_or_else(|| "none".to_owned(), |l| l.to_string())),
         ]);
     }
+    lines.push(format!(
+        "attached        {}",
+        if seg.attached.is_empty() { "none".to_owned() } else { describe_attached(&seg.attached) }
+    ));
     for l in lines {
         writeln!(w, "{l}").map_err(out)?;
     }

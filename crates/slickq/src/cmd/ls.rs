@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::cmd::{write_json, Table};
 use crate::fail::{out, Result};
-use crate::segments::{scan, Status, SHM_DIR};
+use crate::segments::{describe_attached, kept_by_holders, scan, Status, SHM_DIR};
 
 /// Lists the queues (every object with `all`), flagging stale ones.
 pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
@@ -33,13 +33,14 @@ pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
                 "MODE",
                 "OWNER",
                 "BYTES",
+                "PIDS",
             ],
-            &[false, false, true, true, true, false, true, true, false, false, true],
+            &[false, false, true, true, true, false, true, true, false, false, true, false],
         );
         let dash = || "-".to_owned();
         for s in &shown {
             let status = if s.stale { format!("{},stale", s.status.as_str()) } else { s.status.as_str().to_owned() };
-            let mut cells = vec![s.name.clone(), status];
+            let mut cells = vec![s.shown.clone(), status];
             match &s.header {
                 Some(h) => cells.extend([
                     h.capacity.to_string(),
@@ -51,12 +52,17 @@ pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
                 ]),
                 None => cells.extend(std::iter::repeat_with(dash).take(6)),
             }
-            cells.extend([s.mode.clone(), s.owner.clone(), s.bytes.to_string()]);
+            let pids = if s.attached.is_empty() {
+                dash()
+            } else {
+                s.attached.iter().map(|a| a.pid.to_string()).collect::<Vec<_>>().join(",")
+            };
+            cells.extend([s.mode.clone(), s.owner.clone(), s.bytes.to_string(), pids]);
             t.row(cells);
         }
         t.write(&mut w)?;
         for s in shown.iter().filter(|s| s.note.is_some()) {
-            let mut note = format!("{}: {}", s.name, s.note.as_deref().unwrap_or(""));
+            let mut note = format!("{}: {}", s.shown, s.note.as_deref().unwrap_or(""));
             if s.stale {
                 let age = s.age_secs.unwrap_or(0.0);
                 note.push_str(&format!(
@@ -65,6 +71,13 @@ pub fn run(all: bool, grace: Duration, json: bool) -> Result<()> {
                 ));
             }
             writeln!(w, "{note}").map_err(out)?;
+        }
+        for s in shown.iter().filter(|s| !s.attached.is_empty()) {
+            let mut line = format!("{}: attached: {}", s.shown, describe_attached(&s.attached));
+            if kept_by_holders(s, grace) {
+                line.push_str(" [not stale although old: a process still has it]");
+            }
+            writeln!(w, "{line}").map_err(out)?;
         }
     }
     if !all && hidden_unreadable > 0 {

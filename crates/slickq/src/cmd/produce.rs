@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use slick_queue::{ByteQueue, Options};
+use slick_queue::ByteQueue;
 
 use crate::fail::{msg, Result};
 use crate::open::open_queue;
@@ -43,7 +43,7 @@ fn attach(o: &ProduceOpts) -> Result<ByteQueue> {
         return Ok(q);
     };
     let es = o.element_size.ok_or_else(|| msg("--create needs --element-size"))?;
-    let mut opts = Options::new();
+    let mut opts = crate::open::options();
     if let Some(k) = o.items_per_slot {
         opts = opts.items_per_slot(k);
     }
@@ -114,10 +114,26 @@ pub fn run(o: ProduceOpts) -> Result<()> {
         }
         None => {
             let mut line = Vec::new();
+            // A line is read at most this far (the largest record, plus
+            // "\r\n"): input without newlines (`/dev/zero`) is an error
+            // once it is too long, never buffered whole.
+            let limit = max as u64 + 2;
             loop {
                 line.clear();
-                if input.read_until(b'\n', &mut line).map_err(read_err)? == 0 {
+                let n = (&mut input).take(limit).read_until(b'\n', &mut line).map_err(read_err)?;
+                if n == 0 {
                     break;
+                }
+                if line.last() != Some(&b'\n') && n as u64 == limit {
+                    pb.finish_and_clear();
+                    return Err(msg(format!(
+                        "line {} is longer than {max} bytes, the largest record queue {:?} holds ({} elements of \
+                         {} bytes); stopped reading it; {records} records were published",
+                        records + 1,
+                        o.name,
+                        q.capacity(),
+                        q.element_size()
+                    )));
                 }
                 if line.last() == Some(&b'\n') {
                     line.pop();

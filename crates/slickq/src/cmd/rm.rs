@@ -4,7 +4,99 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::fail::{msg, out, Result};
-use crate::segments::{describe_open_error, lookup, object_path, scan, Segment};
+use crate::segments::{describe_attached, describe_open_error, kept_by_holders, lookup, object_path, scan, Segment};
+#[cfg(unix)]
+use crate::segments::{unescape, SHM_DIR};
+
+/// This process's effective uid (from /proc/self/status).
+#[cfg(unix)]
+fn euid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Why unlinking `s` would be refused, as far as the directory's mode and
+/// owners tell: /dev/shm is sticky, so only the object's owner, the
+/// directory's owner and root may unlink it. What a dry run reports.
+#[cfg(unix)]
+fn unlink_denied(s: &Segment) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = euid()?;
+    if me == 0 {
+        return None;
+    }
+    let dir = std::fs::metadata(SHM_DIR).ok()?;
+    let may_write =
+        if dir.uid() == me { dir.mode() & 0o200 != 0 } else { dir.mode() & 0o002 != 0 || dir.mode() & 0o020 != 0 };
+    if !may_write {
+        return Some(format!("permission denied: {SHM_DIR} is not writable by uid {me}"));
+    }
+    let owner = s.uid?;
+    if dir.mode() & 0o1000 != 0 && owner != me && dir.uid() != me {
+        return Some(format!(
+            "permission denied: {SHM_DIR} is sticky and /{} belongs to {} (uid {owner}), not to uid {me}",
+            s.name, s.owner
+        ));
+    }
+    None
+}
+
+/// For a name given as `ls` prints it (with `\` escapes), the object it
+/// stands for: `Ok(real name)` if that is UTF-8, `Err(path)` if not. `None`
+/// if the name has no escapes or no such object exists.
+#[cfg(unix)]
+fn escaped_target(given: &str) -> Option<std::result::Result<String, std::path::PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    let bare = given.strip_prefix('/').unwrap_or(given);
+    if !bare.contains('\\') {
+        return None;
+    }
+    let bytes = unescape(bare)?;
+    let path = std::path::Path::new(SHM_DIR).join(std::ffi::OsStr::from_bytes(&bytes));
+    path.symlink_metadata().ok()?;
+    Some(String::from_utf8(bytes).map_err(|_| path))
+}
+
+/// Removes an object whose name is not UTF-8 (no queue API can open it, so
+/// it is never taken for a queue: `--force` is needed). `Ok(false)` if it
+/// was not removed.
+fn remove_raw(w: &mut impl Write, given: &str, path: &std::path::Path, force: bool, dry_run: bool) -> Result<bool> {
+    let shown = given.strip_prefix('/').unwrap_or(given);
+    if !force {
+        eprintln!(
+            "slickq: not removing {given:?}: /dev/shm/{shown} has a name that is not UTF-8, so it cannot be \
+             inspected as a queue; add --force to remove it anyway"
+        );
+        return Ok(false);
+    }
+    if dry_run {
+        writeln!(w, "would remove /{shown}").map_err(out)?;
+        return Ok(true);
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            writeln!(w, "removed /{shown}").map_err(out)?;
+            Ok(true)
+        }
+        Err(e) => {
+            eprintln!("slickq: cannot remove {given:?}: {e}");
+            Ok(false)
+        }
+    }
+}
+
+/// Windows: there is nothing to unlink (see `run_named`), so nothing to deny.
+#[cfg(not(unix))]
+fn unlink_denied(_s: &Segment) -> Option<String> {
+    None
+}
+
+/// Windows: names are not escaped there (`ls` cannot list mappings).
+#[cfg(not(unix))]
+fn escaped_target(_given: &str) -> Option<std::result::Result<String, std::path::PathBuf>> {
+    None
+}
 
 fn describe(s: &Segment) -> String {
     let mut d = s.status.as_str().to_owned();
@@ -19,15 +111,33 @@ pub fn run_named(names: &[String], force: bool, dry_run: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     let mut failed = Vec::new();
-    for name in names {
-        let seg = match lookup(name, Duration::from_secs(10)) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("slickq: {e}");
-                failed.push(name.as_str());
-                continue;
-            }
+    for given in names {
+        // A name as `ls` prints it (escaped) names the object it stands for.
+        let (name, seg) = match lookup(given, Duration::from_secs(10)) {
+            Ok(s) => (given.clone(), s),
+            Err(e) => match escaped_target(given) {
+                Some(Ok(real)) => match lookup(&real, Duration::from_secs(10)) {
+                    Ok(s) => (real, s),
+                    Err(e) => {
+                        eprintln!("slickq: {e}");
+                        failed.push(given.as_str());
+                        continue;
+                    }
+                },
+                Some(Err(path)) => {
+                    if !remove_raw(&mut w, given, &path, force, dry_run)? {
+                        failed.push(given.as_str());
+                    }
+                    continue;
+                }
+                None => {
+                    eprintln!("slickq: {e}");
+                    failed.push(given.as_str());
+                    continue;
+                }
+            },
         };
+        let name = &name;
         if !seg.is_queue && !force {
             eprintln!(
                 "slickq: not removing {name:?}: {} is not a slick-queue queue ({}: {}); \
@@ -36,7 +146,7 @@ pub fn run_named(names: &[String], force: bool, dry_run: bool) -> Result<()> {
                 seg.status.as_str(),
                 seg.note.as_deref().unwrap_or("no layout marker")
             );
-            failed.push(name.as_str());
+            failed.push(given.as_str());
             continue;
         }
         if !slick_queue::REMOVE_UNLINKS {
@@ -51,15 +161,20 @@ pub fn run_named(names: &[String], force: bool, dry_run: bool) -> Result<()> {
             continue;
         }
         if dry_run {
-            writeln!(w, "would remove /{} ({})", seg.name, describe(&seg)).map_err(out)?;
+            if let Some(why) = unlink_denied(&seg) {
+                eprintln!("slickq: could not remove {name:?}: {why}");
+                failed.push(given.as_str());
+                continue;
+            }
+            writeln!(w, "would remove /{} ({})", seg.shown, describe(&seg)).map_err(out)?;
             continue;
         }
         match slick_queue::remove(name) {
-            Ok(true) => writeln!(w, "removed /{} ({})", seg.name, describe(&seg)).map_err(out)?,
-            Ok(false) => writeln!(w, "/{} was already gone", seg.name).map_err(out)?,
+            Ok(true) => writeln!(w, "removed /{} ({})", seg.shown, describe(&seg)).map_err(out)?,
+            Ok(false) => writeln!(w, "/{} was already gone", seg.shown).map_err(out)?,
             Err(e) => {
                 eprintln!("slickq: cannot remove {name:?}: {}", describe_open_error(name, e));
-                failed.push(name.as_str());
+                failed.push(given.as_str());
             }
         }
     }
@@ -78,7 +193,21 @@ pub fn run_stale(grace: Duration, prefix: Option<&str>, dry_run: bool) -> Result
     let mut removed = 0;
     let mut failed = 0;
     for seg in scan(grace)? {
-        if !seg.stale || prefix.is_some_and(|p| !seg.name.starts_with(p)) {
+        if prefix.is_some_and(|p| !seg.name.starts_with(p)) {
+            continue;
+        }
+        if kept_by_holders(&seg, grace) {
+            writeln!(
+                w,
+                "kept /{} ({}): still attached: {}",
+                seg.name,
+                describe(&seg),
+                describe_attached(&seg.attached)
+            )
+            .map_err(out)?;
+            continue;
+        }
+        if !seg.stale {
             continue;
         }
         // Look again right before unlinking: only what is still stale goes.
@@ -87,13 +216,18 @@ pub fn run_stale(grace: Duration, prefix: Option<&str>, dry_run: bool) -> Result
             continue;
         }
         if dry_run {
-            writeln!(w, "would remove /{} ({})", now.name, describe(&now)).map_err(out)?;
+            if let Some(why) = unlink_denied(&now) {
+                eprintln!("slickq: could not remove /{}: {why}", now.name);
+                failed += 1;
+                continue;
+            }
+            writeln!(w, "would remove /{} ({})", now.shown, describe(&now)).map_err(out)?;
             removed += 1;
             continue;
         }
         match slick_queue::remove(&now.name) {
             Ok(true) => {
-                writeln!(w, "removed /{} ({})", now.name, describe(&now)).map_err(out)?;
+                writeln!(w, "removed /{} ({})", now.shown, describe(&now)).map_err(out)?;
                 removed += 1;
             }
             Ok(false) => {}

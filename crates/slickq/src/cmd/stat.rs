@@ -8,7 +8,7 @@ use slick_queue::inspect::read_bytes;
 
 use crate::cmd::write_json_line;
 use crate::fail::{msg, out, Result};
-use crate::open::open_queue;
+use crate::open::open_queue_read_only;
 use crate::segments::describe_open_error;
 use crate::units::human_bytes;
 
@@ -56,7 +56,7 @@ pub fn run(o: StatOpts) -> Result<()> {
     if o.interval.is_zero() {
         return Err(msg("--interval must be longer than 0"));
     }
-    let q = open_queue(&o.name)?;
+    let q = open_queue_read_only(&o.name)?;
     if let Some(c) = &o.cursor {
         read_cursor(c)?;
     }

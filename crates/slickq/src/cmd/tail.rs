@@ -9,7 +9,7 @@ use slick_queue::{ByteQueue, ByteRecord};
 
 use crate::cmd::write_json_line;
 use crate::fail::{out, Result};
-use crate::open::{oldest_index, open_queue};
+use crate::open::{oldest_index, open_queue_read_only};
 use crate::Format;
 
 /// What `tail` was asked to do.
@@ -45,7 +45,7 @@ fn start_index(q: &ByteQueue) -> u64 {
 
 /// Runs `tail`.
 pub fn run(o: TailOpts) -> Result<()> {
-    let q = open_queue(&o.name)?;
+    let q = open_queue_read_only(&o.name)?;
     let mut cursor = if o.from_start { oldest_index(&q, &o.name) } else { start_index(&q) };
     if o.follow {
         eprintln!(
