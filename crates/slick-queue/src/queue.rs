@@ -234,6 +234,16 @@ impl ByteQueue {
         }
     }
 
+    /// Whether a producer may have written into the positions of the record
+    /// published at `index` since it was published: the check
+    /// [`ByteRecord::is_overwritten`] makes, for a caller that used the
+    /// record's memory directly (through [`ByteQueue::element_ptr`]) and
+    /// knows only its index. Call it after using the memory.
+    #[inline]
+    pub fn is_overwritten(&self, index: u64) -> bool {
+        self.ring.is_overwritten(index)
+    }
+
     /// The most recently published record, if its slot still holds it.
     /// [`Error::ReadLastDisabled`] without the `read_last` option.
     pub fn read_last(&self) -> Result<Option<ByteRecord<'_>>> {
