@@ -69,7 +69,10 @@ from ._segment import _open_shm  # noqa: F401  (2.3.0's test suite imports it)
 #: (slick-queue-py 2.3.0's call shapes), from the environment variable
 #: ``SLICK_QUEUE_PY_API`` at import. See ``SlickQueue.api``.
 API = _os.environ.get("SLICK_QUEUE_PY_API", "1.0")
-_native._set_default_api(API)
+try:
+    _native._set_default_api(API)
+except ValueError as _e:
+    raise ValueError(f"environment variable SLICK_QUEUE_PY_API={API!r}: {_e}") from None
 API = _native._default_api()
 
 
