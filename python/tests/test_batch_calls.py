@@ -158,3 +158,16 @@ def test_two_processes_move_items_in_order(tmp_path, shm_name):
         expected += n
     assert q.read_into(buf, cursor) == (0, cursor) and q.loss_count() == 0
     q.close()
+
+
+def test_write_batch_with_items_per_slot_makes_one_record_per_element():
+    # A record covers items_per_slot elements here, so each element gets
+    # its own reservation; readers still see one record per element.
+    q = SlickQueue(size=16, element_size=1, items_per_slot=4)
+    first = q.write_batch(b"abc")
+    assert first == 0
+    got, cursor = q.read_batch(0, 10)
+    assert got == [b"a", b"b", b"c"] and cursor == 12
+    buf = bytearray(8)
+    q.write_batch(b"de")
+    assert q.read_into(buf, 12) == (2, 20) and buf[:2] == b"de"

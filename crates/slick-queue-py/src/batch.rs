@@ -101,20 +101,13 @@ impl SlickQueue {
                 )));
             }
             let k = bytes.len() / es;
-            let k = u32::try_from(k).ok().filter(|k| *k <= size).ok_or_else(|| {
-                PyRuntimeError::new_err(format!(
+            if k > size as usize {
+                return Err(PyRuntimeError::new_err(format!(
                     "write_batch() of {k} elements does not fit in a queue of size {size}; split the batch"
-                ))
-            })?;
-            let run = || -> Result<u64, slick_queue::Error> {
-                let index = q.reserve(k)?;
-                q.write(index, bytes)?;
-                // One one-element record per element, published in order.
-                for i in 0..u64::from(k) {
-                    q.publish(index + i, 1)?;
-                }
-                Ok(index)
-            };
+                )));
+            }
+            // One one-element record per element, published in order.
+            let run = || q.push_each(bytes);
             let result = if bytes.len() >= DETACH_BYTES { py.detach(run) } else { run() };
             result.map_err(|e| self.err(e))
         })?

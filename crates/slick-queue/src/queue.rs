@@ -176,6 +176,44 @@ impl ByteQueue {
         Ok(index)
     }
 
+    /// Writes every element of `bytes` (a whole number of elements, at most
+    /// the capacity) as its own one-element record and returns the first
+    /// record's index: element `i` becomes record `index + i`. With
+    /// items_per_slot 1 that is one reservation, one copy and
+    /// one store per control slot (the last published index moves once);
+    /// otherwise every element needs its own reservation (a record covers
+    /// items_per_slot elements), so each is pushed on its own.
+    ///
+    /// Errors: [`Error::ZeroElements`] for no bytes,
+    /// [`Error::OutOfRange`] when `bytes` is not a whole number of elements,
+    /// [`Error::TooManyElements`] above the capacity.
+    pub fn push_each(&self, bytes: &[u8]) -> Result<u64> {
+        let es = self.ring.element_size();
+        if bytes.is_empty() {
+            return Err(Error::ZeroElements);
+        }
+        if bytes.len() % es != 0 {
+            return Err(Error::OutOfRange { position: 0, len: bytes.len() as u64, size: self.capacity() });
+        }
+        let k = bytes.len() / es;
+        let k = u32::try_from(k)
+            .ok()
+            .filter(|k| *k <= self.capacity())
+            .ok_or(Error::TooManyElements { n: k as u64, size: self.capacity() })?;
+        if self.items_per_slot() != 1 {
+            let mut first = None;
+            for element in bytes.chunks_exact(es) {
+                let index = self.push(element)?;
+                first.get_or_insert(index);
+            }
+            return first.ok_or(Error::ZeroElements);
+        }
+        let index = self.ring.reserve(k)?;
+        self.ring.write_bytes(index, 0, bytes)?;
+        self.ring.publish_each(index, k)?;
+        Ok(index)
+    }
+
     /// A raw pointer to element `index` (always inside the data array), for
     /// zero-copy writers. Writing through it races with lapped readers and
     /// other processes exactly as the C++ `operator[]` does; prefer

@@ -247,6 +247,39 @@ impl Ring {
         Ok(())
     }
 
+    /// Publishes `k` one-element records at `index`, `index + 1`, ...
+    /// `index + k - 1` (one reservation of `k` elements), in order, then
+    /// moves the last published index once, to the last of them. Each slot
+    /// store is the one `publish(index + i, 1)` makes, with the same release
+    /// ordering (a reader that sees record `i` sees its bytes); only the
+    /// `k - 1` intermediate updates of the last published index are left
+    /// out, which a reader of it cannot tell from a publisher that was
+    /// merely slower. Needs one control slot per element (items_per_slot 1:
+    /// `OutOfRange` otherwise, nothing published).
+    pub fn publish_each(&self, index: u64, k: u32) -> Result<()> {
+        let pos = index & self.mask;
+        if self.shift != 0 || u64::from(k).wrapping_sub(1) >= self.size - pos {
+            return Err(self.publish_error(pos, k));
+        }
+        for i in 0..u64::from(k) {
+            let s = self.slot_of(pos + i);
+            s.size.store(1, Ordering::Relaxed);
+            s.data_index.store(index + i, Ordering::Release);
+        }
+        if self.read_last {
+            let last = index + u64::from(k) - 1;
+            let lp = self.region.last_published();
+            let mut cur = lp.load(Ordering::Relaxed);
+            while cur == EMPTY_INDEX || cur < last {
+                match lp.compare_exchange_weak(cur, last, Ordering::Release, Ordering::Relaxed) {
+                    Ok(_) => break,
+                    Err(actual) => cur = actual,
+                }
+            }
+        }
+        Ok(())
+    }
+
     #[inline]
     fn reserved_index(&self) -> u64 {
         reserved_index(self.region.reserved().load(Ordering::Relaxed))
@@ -610,6 +643,29 @@ mod tests {
         let mut b = [0u8; 8];
         assert_eq!(r.copy_record(f, 0, &mut b), 8);
         u64::from_le_bytes(b)
+    }
+
+    #[test]
+    fn publish_each_makes_one_element_records() {
+        let r = ring(8, 8, 1, Options::default());
+        assert_eq!(push(&r, 7, 1), 0);
+        let i = r.reserve(5).unwrap();
+        assert_eq!(i, 1);
+        for k in 0..5u64 {
+            r.write_bytes(i + k, 0, &(100 + k).to_le_bytes()).unwrap();
+        }
+        r.publish_each(i, 5).unwrap();
+        let mut c = 0;
+        let got: Vec<(u64, u32, u64)> =
+            std::iter::from_fn(|| r.read(&mut c)).map(|f| (f.index, f.len, first_u64(&r, f))).collect();
+        assert_eq!(got, vec![(0, 1, 7), (1, 1, 100), (2, 1, 101), (3, 1, 102), (4, 1, 103), (5, 1, 104)]);
+        assert_eq!(r.read_last().unwrap().map(|f| f.index), Some(5));
+        // Past the end of the ring, zero, or with items_per_slot > 1: refused.
+        assert!(r.publish_each(6, 3).is_err());
+        assert!(r.publish_each(0, 0).is_err());
+        let wide = ring(8, 8, 2, Options::default());
+        let j = wide.reserve(2).unwrap();
+        assert!(wide.publish_each(j, 2).is_err());
     }
 
     #[test]
