@@ -97,12 +97,19 @@ def drain(q, cursor, es):
         elements += size
 
 
-def assert_accounting(q, returned, published):
+def assert_accounting(q, returned, cursor, published):
+    """Every element the reader's cursor passed was either returned or
+    counted lost. The cursor ends at the last published element, or short
+    of it by less than a lap: a producer that lost the race for a whole lap
+    may publish its (older) records last, over newer ones, and a reader then
+    takes the slot for "nothing new yet" (the wire format cannot tell; see
+    "Failure modes" in docs/DESIGN.md)."""
     print(f"returned {returned}, lost {q.loss_count()} (overwritten while copied: {q.overwritten_count()}), "
-          f"published {published}")
+          f"cursor {cursor}, published {published}")
     assert q.loss_count() > 0, "the producers never lapped the reader: the test did not test anything"
     assert q.overwritten_count() <= q.loss_count()
-    assert returned + q.loss_count() == published
+    assert returned + q.loss_count() == cursor
+    assert published - RING < cursor <= published
 
 
 #: Two producers of one-element records: no wrap padding, so the cursor
@@ -129,8 +136,7 @@ def test_a_million_reads_with_an_int_cursor_are_intact(lapped):
     finally:
         published = producers.finish()
     more, cursor = drain(q, cursor, es)
-    assert cursor == published  # every published position passed the cursor
-    assert_accounting(q, returned + more, published)
+    assert_accounting(q, returned + more, cursor, published)
 
 
 @pytest.mark.parametrize("api", ["1.0", "2.3"])
@@ -159,8 +165,7 @@ def test_atomic_cursor_reads_are_intact(lapped, api):
             break
         check(result[0], result[1], es)
         returned += result[1]
-    assert cursor.load() == published
-    assert_accounting(q, returned, published)
+    assert_accounting(q, returned, cursor.load(), published)
 
 
 def test_read_batch_and_read_wait_are_intact(lapped):
@@ -184,7 +189,7 @@ def test_read_batch_and_read_wait_are_intact(lapped):
     finally:
         published = producers.finish()
     more, cursor = drain(q, cursor, es)
-    assert_accounting(q, returned + more, published)
+    assert_accounting(q, returned + more, cursor, published)
 
 
 def test_write_batch_records_read_with_read_into_are_intact(lapped):
@@ -207,8 +212,7 @@ def test_write_batch_records_read_with_read_into_are_intact(lapped):
         for k in range(n):
             check(bytes(buf[k * es:(k + 1) * es]), 1, es)
         returned += n
-    assert cursor == published
-    assert_accounting(q, returned, published)
+    assert_accounting(q, returned, cursor, published)
 
 
 def test_records_of_several_elements_are_intact(lapped):
