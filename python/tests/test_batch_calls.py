@@ -118,15 +118,20 @@ def test_read_into_with_an_atomic_cursor_splits_records_between_consumers():
     assert cursor.load() == total
 
 
-def test_read_into_shared_hands_back_a_record_that_does_not_fit():
+def test_read_into_shared_leaves_a_record_that_does_not_fit_unclaimed():
     q = SlickQueue(size=16, element_size=1)
     cursor = AtomicCursor(bytearray(8))
     q.write_batch(b"ab")
     q.write(b"CDE")
     buf = bytearray(4)
-    assert q.read_into(buf, cursor) == (2, 2)  # "CDE" claimed, did not fit, handed back
+    assert q.read_into(buf, cursor) == (2, 2)  # "ab" claimed as one run; "CDE" does not fit
     assert cursor.load() == 2 and q.loss_count() == 0
     assert q.read_into(buf, cursor) == (3, 5) and bytes(buf[:3]) == b"CDE"
+    q.write(b"FGHIJ")
+    with pytest.raises(ValueError, match="too small for the next record"):
+        q.read_into(buf, cursor)
+    assert cursor.load() == 5  # not claimed
+    assert q.read_into(bytearray(5), cursor) == (5, 10)
 
 
 def test_two_processes_move_items_in_order(tmp_path, shm_name):

@@ -52,33 +52,39 @@ fn fill_private(queue: &ByteQueue, pos: &mut u64, dst: &mut [u8], overwritten: &
     out
 }
 
-/// Fills `dst` with whole intact records claimed one by one at a shared
-/// cursor. A claimed record that does not fit is handed back (the cursor is
-/// moved back to it) if no other consumer has moved the cursor since;
-/// otherwise it is this consumer's and cannot be delivered: it is counted as
-/// lost (in `overwritten`, hence `loss_count()`).
+/// Fills `dst` with whole intact records claimed at a shared cursor in runs:
+/// each run of consecutive records that fit the space left is claimed with
+/// one compare-and-swap ([`ByteQueue::read_shared_run`]), so a record that
+/// does not fit is never claimed and stays for the next call.
 fn fill_shared(queue: &ByteQueue, word: &AtomicU64, dst: &mut [u8], overwritten: &AtomicU64) -> Filled {
     let es = queue.element_size() as usize;
     let mut out = Filled::default();
     let mut used = 0usize;
-    while used + es <= dst.len() {
-        let Some(rec) = queue.read_shared(word) else { break };
-        let bytes = rec.byte_len();
-        if bytes > dst.len() - used {
-            let next = rec.index().wrapping_add(rec.len() as u64);
-            if word.compare_exchange(next, rec.index(), Ordering::AcqRel, Ordering::Relaxed).is_err() {
-                overwritten.fetch_add(rec.len() as u64, Ordering::Relaxed);
-            }
-            out.too_big = Some((rec.index(), bytes));
+    loop {
+        let room = (dst.len() - used) / es;
+        if room == 0 {
             break;
         }
-        rec.copy_to(&mut dst[used..used + bytes]);
-        if rec.is_overwritten() {
-            overwritten.fetch_add(rec.len() as u64, Ordering::Relaxed);
-            continue;
+        let (run, blocked) = queue.read_shared_run(word, room);
+        if run.is_empty() {
+            if let Some(len) = blocked {
+                out.too_big = Some((word.load(Ordering::Acquire), len * es));
+            }
+            break;
         }
-        used += bytes;
-        out.elements += bytes / es;
+        for rec in &run {
+            let bytes = rec.byte_len();
+            rec.copy_to(&mut dst[used..used + bytes]);
+            if rec.is_overwritten() {
+                overwritten.fetch_add(rec.len() as u64, Ordering::Relaxed);
+                continue; // dropped; the next record goes where this one was
+            }
+            used += bytes;
+            out.elements += rec.len();
+        }
+        if blocked.is_some() {
+            break;
+        }
     }
     out
 }

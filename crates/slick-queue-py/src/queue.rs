@@ -802,16 +802,17 @@ impl SlickQueue {
     /// * ``read_into(buffer, read_index: int)``: a private cursor; pass
     ///   ``next_cursor`` to the next call.
     /// * ``read_into(buffer, cursor: AtomicCursor)``: records claimed for
-    ///   this consumer at a shared cursor; ``next_cursor`` is the cursor's
-    ///   value afterwards (informational).
+    ///   this consumer at a shared cursor, each run of consecutive records
+    ///   that fits with one compare-and-swap (a record that does not fit is
+    ///   not claimed: it stays for the next call, here or in another
+    ///   consumer); ``next_cursor`` is the cursor's value afterwards
+    ///   (informational).
     ///
     /// ``(0, cursor)`` when nothing is published; never waits. Records a
     /// lapping producer overwrote while they were copied are skipped and
     /// counted (``overwritten_count()``). ``ValueError`` if the buffer cannot
-    /// hold even the next record; with an ``AtomicCursor`` a record already
-    /// claimed that does not fit the space left is handed back when possible
-    /// and counted as lost otherwise, so size the buffer in whole records.
-    /// No Python object is made per record; large copies release the GIL.
+    /// hold even the next record. No Python object is made per record; large
+    /// copies release the GIL.
     fn read_into(
         &self,
         py: Python<'_>,

@@ -242,6 +242,23 @@ impl ByteQueue {
         self.ring.read_shared(cursor).map(|found| ByteRecord { ring: &self.ring, found })
     }
 
+    /// Claims, with one compare-and-swap of a cursor shared by several
+    /// consumers, a run of consecutive records holding at most
+    /// `max_elements` elements together (and at most one lap): they go to
+    /// this consumer alone, in order. Returns them with, if a record ended
+    /// the run because it did not fit, its length in elements (with no
+    /// records: not even the next one fits, and nothing was claimed). An
+    /// empty run without such a length means nothing new is published.
+    ///
+    /// As with [`ByteQueue::read_shared`], check each record's
+    /// [`ByteRecord::is_overwritten`] after copying it.
+    pub fn read_shared_run(&self, cursor: &AtomicU64, max_elements: usize) -> (Vec<ByteRecord<'_>>, Option<usize>) {
+        let mut found = Vec::new();
+        let blocked = self.ring.read_shared_run(cursor, max_elements as u64, &mut found);
+        let records = found.into_iter().map(|found| ByteRecord { ring: &self.ring, found }).collect();
+        (records, blocked.map(|n| n as usize))
+    }
+
     /// Like [`ByteQueue::read`], but waits up to `timeout` for a record
     /// (spinning briefly, then yielding, then sleeping in short naps; see
     /// [`crate::wait`]). `None` if nothing arrived in time.
