@@ -764,17 +764,21 @@ mod tests {
 
     #[test]
     fn read_shared_run_stops_at_a_wrap_marker() {
-        let r = ring(8, 8, 1, Options::default());
-        push(&r, 1, 1);
-        push(&r, 2, 1);
-        assert_eq!(push(&r, 3, 7), 8); // 2..9 does not fit: marker at 2
-        let cursor = AtomicU64::new(0);
+        let r = ring(16, 8, 1, Options::default());
+        for v in 0..12 {
+            push(&r, v, 1);
+        }
+        push(&r, 12, 1);
+        push(&r, 13, 1);
+        assert_eq!(push(&r, 14, 3), 16); // 14..17 does not fit: marker at 14
+        let cursor = AtomicU64::new(12);
         let mut out = Vec::new();
         assert_eq!(r.read_shared_run(&cursor, 100, &mut out), None);
-        assert_eq!(out.iter().map(|f| f.index).collect::<Vec<_>>(), vec![0, 1]);
-        assert_eq!(cursor.load(Ordering::Relaxed), 2);
+        assert_eq!(out.iter().map(|f| f.index).collect::<Vec<_>>(), vec![12, 13]);
+        assert_eq!(cursor.load(Ordering::Relaxed), 14);
         assert_eq!(r.read_shared_run(&cursor, 100, &mut out), None);
-        assert_eq!(out.iter().map(|f| (f.index, f.len)).collect::<Vec<_>>(), vec![(8, 7)]);
+        assert_eq!(out.iter().map(|f| (f.index, f.len)).collect::<Vec<_>>(), vec![(16, 3)]);
+        assert_eq!(cursor.load(Ordering::Relaxed), 19);
         assert_eq!(r.loss_count(), 0);
     }
 
