@@ -64,6 +64,17 @@ from ._native import (
 
 from ._segment import _open_shm  # noqa: F401  (2.3.0's test suite imports it)
 
+# slick-queue-py 2.3.0's module carries these names too (it imports them from
+# its atomic_ops), so code may import them from slick_queue_py.
+from ._atomics import (  # noqa: E402
+    AtomicReservedInfo,
+    AtomicUInt64,
+    check_platform_support,
+    get_index,
+    get_size,
+    make_reserved_info,
+)
+
 #: The API generation queues follow unless their class chooses one:
 #: ``"1.0"`` (the original README, the default) or ``"2.3"``
 #: (slick-queue-py 2.3.0's call shapes), from the environment variable

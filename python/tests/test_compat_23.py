@@ -161,3 +161,9 @@ def test_segment_without_marker_and_with_unknown_features(shm_name):
         raw.close()
         with pytest.raises(RuntimeError, match=words):
             SlickQueue(name=name, element_size=8)
+
+
+def test_the_module_also_carries_2_3_0s_atomic_names():
+    for name in ("AtomicReservedInfo", "AtomicUInt64", "check_platform_support", "make_reserved_info",
+                 "get_index", "get_size"):
+        assert getattr(slick_queue_py, name) is getattr(atomic_ops, name)
