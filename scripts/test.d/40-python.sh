@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$SLICK_ROOT"
 py="$SLICK_VENV/bin/python"
 
-# Test-only tool (idempotent): mypy checks the type stubs against the
-# extension (stubtest) and the documented types (mypy --strict).
-"$py" -m pip install -q "mypy>=1.10" "typing_extensions>=4.15"
+# Test-only tools (idempotent): mypy checks the type stubs against the
+# extension (stubtest) and the documented types (mypy --strict); NumPy shows
+# that write_batch/read_into take its arrays (the package does not need it).
+"$py" -m pip install -q "mypy>=1.10" "typing_extensions>=4.15" numpy
 
 wheels="$SLICK_ROOT/target/wheels"
 mkdir -p "$wheels"
