@@ -52,9 +52,12 @@ IMPL_LABELS = {
 OURS = ("slick", "slick-nolast")
 
 PY_TESTS = ["step", "xput", "pingpong"]
+#: Python implementations that run only some tests (bench_py.py ONLY_TESTS).
+PY_ONLY = {"slick-batch": ("step", "xput")}
 PY_LABELS = {
     "ours:slick-readme": "slick-queue binding, README pattern",
     "ours:slick-fast": "slick-queue binding, one-call write + batch read",
+    "ours:slick-batch": "slick-queue binding, write_batch + read_into (1024-item chunks)",
     "peer:slick-readme": "slick-queue-py 2.3.0 (pure Python), README pattern",
     "bench:mpqueue": "multiprocessing.Queue",
     "bench:faster-fifo": "faster-fifo",
@@ -232,7 +235,7 @@ def python_runs(args, reps: int, smoke: bool) -> dict:
             notes[role] = f"{py}: cannot run the script ({p.stderr.strip()[-200:]})"
             continue
         avail = json.loads(p.stdout)
-        wanted = {"ours": ["slick-readme", "slick-fast"], "peer": ["slick-readme"]}.get(
+        wanted = {"ours": ["slick-readme", "slick-fast", "slick-batch"], "peer": ["slick-readme"]}.get(
             role, ["mpqueue", "faster-fifo", "iceoryx2"]
         )
         for imp in wanted:
@@ -251,10 +254,11 @@ def python_runs(args, reps: int, smoke: bool) -> dict:
         notes["ours"] = f"no interpreter with our binding ({args.py_ours or 'none given'})"
     out = {"notes": notes, "results": {}}
     for test in PY_TESTS:
-        samples: dict[str, list] = {c[0]: [] for c in cells}
-        errors: dict[str, list] = {c[0]: [] for c in cells}
+        test_cells = [c for c in cells if test in PY_ONLY.get(c[2], PY_TESTS)]
+        samples: dict[str, list] = {c[0]: [] for c in test_cells}
+        errors: dict[str, list] = {c[0]: [] for c in test_cells}
         for rep in range(reps):
-            for key, py, imp, _a in cells:
+            for key, py, imp, _a in test_cells:
                 r = run_cell([py, str(PY_SCRIPT), "run", imp, test] + (["--smoke"] if smoke else []), timeout=300)
                 if "error" in r:
                     log(f"python {test}/{key} #{rep + 1}: FAILED {r['error']}")
@@ -263,7 +267,7 @@ def python_runs(args, reps: int, smoke: bool) -> dict:
                 samples[key].append(r)
                 log(f"python {test}/{key} #{rep + 1}: {headline_py(r)}")
         res = {}
-        for key, py, imp, a in cells:
+        for key, py, imp, a in test_cells:
             s = samples[key]
             if not s:
                 res[key] = {"failed": errors[key][:1] or ["no result"]}
@@ -392,6 +396,10 @@ def targets(data: dict) -> list[tuple[str, str, str]]:
                          f"{peer_step / ours_fast:.1f}x", verdict(peer_step / ours_fast >= 50)))
         else:
             rows.append(("Python one-call write + batch read: >= 50x slick-queue-py, README pattern", "binding not measured", "pending"))
+    batch_x = pmed("xput", "ours:slick-batch", "msgs_per_sec")
+    rows.append(("Python write_batch + read_into across processes >= 8M items/s",
+                 f"{batch_x / 1e6:.1f} M/s" if batch_x else "binding not measured",
+                 verdict(batch_x >= 8e6) if batch_x else "pending"))
     ours_x = pmed("xput", "ours:slick-fast", "msgs_per_sec") or pmed("xput", "ours:slick-readme", "msgs_per_sec")
     for peer, k in (("bench:mpqueue", 5), ("bench:iceoryx2", 2)):
         px = pmed("xput", peer, "msgs_per_sec")
@@ -624,7 +632,8 @@ def make_charts(data: dict, charts: Path) -> list[tuple[str, str]]:
             if "curve" in c:
                 curves[IMPL_LABELS[imp]] = (c["curve"], colors.get(imp))
     P = data.get("python", {}).get("results", {}).get("pingpong", {})
-    py_colors = {"ours:slick-readme": "#e377c2", "ours:slick-fast": "#bcbd22", "peer:slick-readme": "#17becf",
+    py_colors = {"ours:slick-readme": "#e377c2", "ours:slick-fast": "#bcbd22", "ours:slick-batch": "#9467bd",
+                 "peer:slick-readme": "#17becf",
                  "bench:mpqueue": "#7f7f7f", "bench:faster-fifo": "#ff7f0e", "bench:iceoryx2": "#c49c94"}
     for key, c in P.items():
         if "curve" in c:

@@ -17,6 +17,9 @@ Implementations:
                  q.publish(idx) / data, size, cursor = q.read(cursor)
     slick-fast   one-call write + batch read (names below); only where the
                  module has them (our binding), else reported unsupported
+    slick-batch  write_batch(array of 1024 items) / read_into(array buffer):
+                 many one-element records per call, no Python object per
+                 item (our binding only; tests step and xput)
     mpqueue      multiprocessing.Queue (put / blocking get)
     faster-fifo  faster_fifo.Queue (put / get_many)
     iceoryx2     iceoryx2 publish/subscribe (loan_uninit, write_payload, send / receive)
@@ -43,6 +46,9 @@ import time
 ONE_CALL_WRITE = "write"  # q.write(data) -> index
 BATCH_READ = "read_batch"  # q.read_batch(cursor, max_records) -> (list_of_bytes, new_cursor)
 BATCH_MAX = 64
+BATCH_WRITE = "write_batch"  # q.write_batch(buffer) -> first index
+BATCH_INTO = "read_into"  # q.read_into(buffer, cursor) -> (elements, next_cursor)
+BATCH_CHUNK = 1024  # items per write_batch() call
 # ---------------------------------------------------------------------------
 
 ELEMENT_SIZE = 32
@@ -56,8 +62,13 @@ COUNTS = {  # (full, smoke)
     "pingpong": (20_000, 300),
 }
 WARMUP = {"pingpong": (2_000, 50)}
+#: slick-batch moves millions of items per second: more of them, so that a
+#: run lasts long enough to measure (a fraction of a second at 8M/s).
+BATCH_COUNTS = {"step": (2_000_000, 4_096), "xput": (5_000_000, 16_384)}
 
-IMPLS = ["slick-readme", "slick-fast", "mpqueue", "faster-fifo", "iceoryx2"]
+IMPLS = ["slick-readme", "slick-fast", "slick-batch", "mpqueue", "faster-fifo", "iceoryx2"]
+#: The tests an implementation runs, where not all of them.
+ONLY_TESTS = {"slick-batch": ("step", "xput")}
 TESTS = ["step", "xput", "pingpong"]
 
 PRODUCER_CPU = 0
@@ -160,6 +171,7 @@ def slick_info() -> dict:
         "native": os.path.basename(f) != "slick_queue_py.py",
         "file": f,
         "fast": fast,
+        "batch": hasattr(q, BATCH_WRITE) and hasattr(q, BATCH_INTO),
     }
 
 
@@ -229,6 +241,42 @@ class SlickFast(SlickReadme):
         items, cursor = self._read_batch(self.cursor, BATCH_MAX)
         self.cursor = cursor
         return items, cursor
+
+
+class SlickBatch(SlickSeed):
+    """write_batch() of BATCH_CHUNK items built with array, read_into() an
+    array buffer of BATCH_CHUNK items. Items are 4 u64 words: the sequence
+    number, then the 0xA5 pattern of payload()."""
+
+    kind = "batch"
+    FILL = int.from_bytes(b"\xa5" * 8, "little")
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        import array  # noqa: PLC0415
+
+        self.array = array.array
+        self.chunk = array.array("Q", [0, self.FILL, self.FILL, self.FILL] * BATCH_CHUNK)
+        self.buf = array.array("Q", bytes(ELEMENT_SIZE * BATCH_CHUNK))
+        self._write_batch = getattr(self.q, BATCH_WRITE)
+        self._read_into = getattr(self.q, BATCH_INTO)
+
+    def put_chunk(self, first_seq: int) -> int:
+        """Writes items first_seq .. first_seq + BATCH_CHUNK - 1; returns the first index."""
+        self.chunk[0::4] = self.array("Q", range(first_seq, first_seq + BATCH_CHUNK))
+        return self._write_batch(self.chunk)
+
+    def get_into(self) -> int:
+        """Reads into self.buf; returns the number of items (0 when nothing)."""
+        n, self.cursor = self._read_into(self.buf, self.cursor)
+        return n
+
+    def check(self, n: int, expect: int) -> None:
+        """Every item's sequence number, in order (fails the run otherwise)."""
+        if self.buf[0 : 4 * n : 4] != self.array("Q", range(expect, expect + n)):
+            got = list(self.buf[0 : 4 * n : 4])
+            bad = next(k for k in range(n) if got[k] != expect + k)
+            fail(f"slick-batch: expected {expect + bad}, got {got[bad]}")
 
 
 class MpQueue:
@@ -354,6 +402,12 @@ def info() -> dict:
         )
     else:
         out["slick-fast"] = si
+    if si["available"] and si["batch"]:
+        out["slick-batch"] = dict(si)
+    elif si["available"]:
+        out["slick-batch"] = {"available": False, "reason": f"this slick_queue_py has no {BATCH_WRITE}()/{BATCH_INTO}()"}
+    else:
+        out["slick-batch"] = si
     out["mpqueue"] = {"available": True}
     for mod, impl in (("faster_fifo", "faster-fifo"), ("iceoryx2", "iceoryx2")):
         try:
@@ -369,6 +423,8 @@ def make(impl: str, name=None, size=SIZE, **kw):
         return SlickReadme(name, size)
     if impl == "slick-fast":
         return SlickFast(name, size)
+    if impl == "slick-batch":
+        return SlickBatch(name, size)
     if impl == "mpqueue":
         return MpQueue(size)
     if impl == "faster-fifo":
@@ -382,7 +438,34 @@ def make(impl: str, name=None, size=SIZE, **kw):
 # Tests
 
 
+def test_step_batch(count: int) -> dict:
+    """test_step for slick-batch: a block is one write_batch() and as many
+    read_into() calls as it takes (one)."""
+    q = make("slick-batch", None, max(SIZE, BLOCK))
+    blocks = max(1, count // BLOCK)
+    t_prod = t_cons = 0
+    pc = time.perf_counter_ns
+    expect = 0
+    for b in range(blocks):
+        t0 = pc()
+        q.put_chunk(b * BLOCK)
+        t1 = pc()
+        got = 0
+        while got < BLOCK:
+            got += q.get_into()
+        t2 = pc()
+        q.check(got, expect)  # outside the timing
+        expect += got
+        t_prod += t1 - t0
+        t_cons += t2 - t1
+    q.close(True)
+    n = blocks * BLOCK
+    return {"count": n, "produce_ns": t_prod / n, "consume_ns": t_cons / n, "step_ns": (t_prod + t_cons) / n}
+
+
 def test_step(impl: str, count: int) -> dict:
+    if impl == "slick-batch":
+        return test_step_batch(count)
     size = max(SIZE, BLOCK) if impl != "iceoryx2" else BLOCK
     q = make(impl, None, size)
     blocks = max(1, count // BLOCK)
@@ -415,6 +498,31 @@ def test_step(impl: str, count: int) -> dict:
         "consume_ns": t_cons / n,
         "step_ns": (t_prod + t_cons) / n,
     }
+
+
+def producer_batch_proc(qname, ctl, count):
+    """The slick-batch producer: write_batch() of BATCH_CHUNK items, never
+    more than half the ring ahead of the consumer (so nothing is lost)."""
+    pin(PRODUCER_CPU)
+    q = SlickBatch(qname, SIZE, create=False)
+    words = ctl.words
+    half = SIZE // 2
+    ctl.set(Control.READY, 1)
+    spin = Spin()
+    while ctl.get(Control.GO) == 0:
+        spin.wait()
+    cached = 0
+    for s in range(0, count, BATCH_CHUNK):
+        if s + BATCH_CHUNK - cached >= half:
+            spin.reset()
+            while True:
+                cached = words[0]
+                if s + BATCH_CHUNK - cached < half:
+                    break
+                spin.wait()
+        q.put_chunk(s)
+    q.close(False)
+    os._exit(0)
 
 
 def producer_proc(impl, qname, ctl, count, q_obj):
@@ -453,7 +561,51 @@ def producer_proc(impl, qname, ctl, count, q_obj):
     os._exit(0)
 
 
+def test_xput_batch(count: int) -> dict:
+    """test_xput for slick-batch: whole chunks, every item's sequence
+    number checked in order."""
+    count -= count % BATCH_CHUNK
+    ctx = mp.get_context("fork")
+    ctl = Control()
+    qname = unique("x")
+    q = make("slick-batch", qname, SIZE)
+    child = ctx.Process(target=producer_batch_proc, args=(qname, ctl, count))
+    child.start()
+    pin(CONSUMER_CPU)
+    spin = Spin()
+    while ctl.get(Control.READY) == 0:
+        if not child.is_alive():
+            fail("producer exited before starting")
+        spin.wait()
+    t0 = time.perf_counter()
+    ctl.set(Control.GO, 1)
+    expect = 0
+    words = ctl.words
+    get_into = q.get_into
+    check = q.check
+    spin.reset()
+    while expect < count:
+        n = get_into()
+        if n == 0:
+            spin.wait()
+            continue
+        check(n, expect)
+        expect += n
+        words[0] = q.cursor
+        spin.reset()
+    dt = time.perf_counter() - t0
+    child.join(STALL_SECS)
+    if child.exitcode != 0:
+        fail(f"producer exit code {child.exitcode}")
+    if q.q.loss_count() != 0:
+        fail(f"slick-batch: {q.q.loss_count()} items lost")
+    q.close(True)
+    return {"count": count, "secs": dt, "msgs_per_sec": count / dt}
+
+
 def test_xput(impl: str, count: int) -> dict:
+    if impl == "slick-batch":
+        return test_xput_batch(count)
     ctx = mp.get_context("fork")
     ctl = Control()
     qname = unique("x")
@@ -608,7 +760,9 @@ def main(argv) -> None:
         avail = info().get(impl, {"available": False, "reason": "unknown implementation"})
         if not avail["available"]:
             fail(f"{impl} unavailable: {avail.get('reason')}")
-        full, small = COUNTS[test]
+        if test not in ONLY_TESTS.get(impl, TESTS):
+            fail(f"{impl} does not run the {test} test (only {', '.join(ONLY_TESTS[impl])})")
+        full, small = (BATCH_COUNTS if impl == "slick-batch" else COUNTS)[test]
         count = small if smoke else full
         if test == "step":
             res = test_step(impl, count)

@@ -7,8 +7,17 @@ This package is a drop-in replacement for ``slick-queue-py`` (same import
 names, ``slick_queue_py`` and ``atomic_ops``), backed by the Rust
 ``slick-queue`` core. Beyond the original it offers ``SlickQueue.write()``
 (one-call publish of any bytes), ``SlickQueue.read_wait()`` (a read that
-waits, GIL released) and ``SlickQueue.read_batch()`` (several records per
-call).
+waits, GIL released), ``SlickQueue.read_batch()`` (several records per
+call) and the batch calls ``SlickQueue.write_batch()`` /
+``SlickQueue.read_into()`` (many one-element records per call through the
+buffer protocol).
+
+Two API generations: by default the call shapes of the original README;
+with ``SLICK_QUEUE_PY_API=2.3`` in the environment at import, those of
+slick-queue-py 2.3.0 (``read(AtomicCursor)`` returns ``(data, size,
+read_index)``, ``read_last()`` returns ``(data, size)``). In code,
+``from slick_queue_py.api23 import SlickQueue`` (or ``api10``) picks one
+regardless of the environment.
 
 Example::
 
@@ -21,13 +30,61 @@ Example::
     data, size, read_index = q.read(0)
 """
 
+import os as _os
+
+from . import _native
 from ._native import (
+    ELEMENT_SIZE_OFFSET,
+    HEADER_MAGIC,
+    HEADER_MAGIC_FEATURE_MASK,
+    HEADER_MAGIC_ITEMS_PER_SLOT,
+    HEADER_MAGIC_KNOWN_FEATURES,
+    HEADER_MAGIC_OFFSET,
+    HEADER_MAGIC_READ_LAST,
+    HEADER_SIZE,
+    INIT_STATE_INITIALIZING,
+    INIT_STATE_LEGACY,
+    INIT_STATE_OFFSET,
+    INIT_STATE_READY,
+    INIT_STATE_UNINITIALIZED,
+    ITEMS_PER_SLOT_OFFSET,
+    K_INVALID_INDEX,
+    LAST_PUBLISHED_OFFSET,
+    RESERVED_INFO_SIZE,
+    SIZE_OFFSET,
+    SLOT_FMT,
+    SLOT_SIZE,
+    SLOT_SIZE_OFFSET,
     AtomicCursor,
     QueueTraitsSnapshot,
     SlickQueue,
     __version__,
     validate_traits,
 )
+
+from ._segment import _open_shm  # noqa: F401  (2.3.0's test suite imports it)
+
+# slick-queue-py 2.3.0's module carries these names too (it imports them from
+# its atomic_ops), so code may import them from slick_queue_py.
+from ._atomics import (  # noqa: E402
+    AtomicReservedInfo,
+    AtomicUInt64,
+    check_platform_support,
+    get_index,
+    get_size,
+    make_reserved_info,
+)
+
+#: The API generation queues follow unless their class chooses one:
+#: ``"1.0"`` (the original README, the default) or ``"2.3"``
+#: (slick-queue-py 2.3.0's call shapes), from the environment variable
+#: ``SLICK_QUEUE_PY_API`` at import. See ``SlickQueue.api``.
+API = _os.environ.get("SLICK_QUEUE_PY_API", "1.0")
+try:
+    _native._set_default_api(API)
+except ValueError as _e:
+    raise ValueError(f"environment variable SLICK_QUEUE_PY_API={API!r}: {_e}") from None
+API = _native._default_api()
 
 
 class QueueTraits:
@@ -74,4 +131,33 @@ __all__ = [
     "default_queue_traits",
     "validate_traits",
     "__version__",
+    "API",
+    # slick-queue-py 2.3.0's module-level names.
+    "AtomicReservedInfo",
+    "AtomicUInt64",
+    "check_platform_support",
+    "make_reserved_info",
+    "get_index",
+    "get_size",
+    "HEADER_SIZE",
+    "RESERVED_INFO_SIZE",
+    "SIZE_OFFSET",
+    "ELEMENT_SIZE_OFFSET",
+    "LAST_PUBLISHED_OFFSET",
+    "HEADER_MAGIC_OFFSET",
+    "HEADER_MAGIC",
+    "HEADER_MAGIC_FEATURE_MASK",
+    "HEADER_MAGIC_READ_LAST",
+    "HEADER_MAGIC_ITEMS_PER_SLOT",
+    "HEADER_MAGIC_KNOWN_FEATURES",
+    "ITEMS_PER_SLOT_OFFSET",
+    "INIT_STATE_OFFSET",
+    "INIT_STATE_UNINITIALIZED",
+    "INIT_STATE_LEGACY",
+    "INIT_STATE_INITIALIZING",
+    "INIT_STATE_READY",
+    "K_INVALID_INDEX",
+    "SLOT_FMT",
+    "SLOT_SIZE",
+    "SLOT_SIZE_OFFSET",
 ]

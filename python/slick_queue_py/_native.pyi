@@ -1,6 +1,6 @@
 # Type stubs of the Rust extension module (crates/slick-queue-py).
 from types import TracebackType
-from typing import List, NoReturn, Optional, Tuple, Type, final, overload
+from typing import List, NoReturn, Optional, Tuple, Type, Union, final, overload
 
 from typing_extensions import Buffer, Self, disjoint_base
 
@@ -11,9 +11,59 @@ __all__ = [
     "QueueTraitsSnapshot",
     "validate_traits",
     "check_platform_support",
+    "_set_default_api",
+    "_default_api",
+    "HEADER_SIZE",
+    "RESERVED_INFO_SIZE",
+    "SIZE_OFFSET",
+    "ELEMENT_SIZE_OFFSET",
+    "LAST_PUBLISHED_OFFSET",
+    "HEADER_MAGIC_OFFSET",
+    "HEADER_MAGIC",
+    "HEADER_MAGIC_FEATURE_MASK",
+    "HEADER_MAGIC_READ_LAST",
+    "HEADER_MAGIC_ITEMS_PER_SLOT",
+    "HEADER_MAGIC_KNOWN_FEATURES",
+    "ITEMS_PER_SLOT_OFFSET",
+    "INIT_STATE_OFFSET",
+    "INIT_STATE_UNINITIALIZED",
+    "INIT_STATE_LEGACY",
+    "INIT_STATE_INITIALIZING",
+    "INIT_STATE_READY",
+    "K_INVALID_INDEX",
+    "SLOT_FMT",
+    "SLOT_SIZE",
+    "SLOT_SIZE_OFFSET",
 ]
 
 __version__: str
+
+# slick-queue-py 2.3.0's layout constants (the shared-memory header and the
+# control slots).
+HEADER_SIZE: int
+RESERVED_INFO_SIZE: int
+SIZE_OFFSET: int
+ELEMENT_SIZE_OFFSET: int
+LAST_PUBLISHED_OFFSET: int
+HEADER_MAGIC_OFFSET: int
+HEADER_MAGIC: int
+HEADER_MAGIC_FEATURE_MASK: int
+HEADER_MAGIC_READ_LAST: int
+HEADER_MAGIC_ITEMS_PER_SLOT: int
+HEADER_MAGIC_KNOWN_FEATURES: int
+ITEMS_PER_SLOT_OFFSET: int
+INIT_STATE_OFFSET: int
+INIT_STATE_UNINITIALIZED: int
+INIT_STATE_LEGACY: int
+INIT_STATE_INITIALIZING: int
+INIT_STATE_READY: int
+K_INVALID_INDEX: int
+SLOT_FMT: str
+SLOT_SIZE: int
+SLOT_SIZE_OFFSET: int
+
+def _set_default_api(version: str) -> None: ...
+def _default_api() -> str: ...
 
 @final
 class AtomicCursor:
@@ -42,6 +92,8 @@ class QueueTraitsSnapshot:
     def enable_cpu_relax(self) -> bool: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+    def __setattr__(self, name: str, value: object, /) -> NoReturn: ...
+    def __delattr__(self, name: str, /) -> NoReturn: ...
 
 @disjoint_base
 class SlickQueue:
@@ -117,6 +169,14 @@ class SlickQueue:
         exc_value: Optional[BaseException] = None,
         traceback: Optional[TracebackType] = None,
     ) -> bool: ...
+    @property
+    def mask(self) -> int: ...
+    @property
+    def api(self) -> str: ...
+    def overwritten_count(self) -> int: ...
+    def is_overwritten(self, index: int) -> bool: ...
+    def write_batch(self, buffer: Buffer) -> int: ...
+    def read_into(self, buffer: Buffer, cursor: Union[int, AtomicCursor]) -> Tuple[int, int]: ...
 
 def validate_traits(traits: object) -> None: ...
 def check_platform_support() -> Tuple[bool, str]: ...

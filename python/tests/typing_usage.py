@@ -7,7 +7,8 @@ from typing_extensions import assert_type
 
 from atomic_ops import AtomicCursor as AtomicOpsCursor
 from atomic_ops import check_platform_support
-from slick_queue_py import AtomicCursor, QueueTraits, QueueTraitsSnapshot, SlickQueue, validate_traits
+from atomic_ops import AtomicReservedInfo, AtomicUInt64
+from slick_queue_py import HEADER_SIZE, AtomicCursor, QueueTraits, QueueTraitsSnapshot, SlickQueue, api23, validate_traits
 
 
 class Quiet(QueueTraits):
@@ -43,6 +44,22 @@ def main() -> None:
     validate_traits(Quiet)
     with SlickQueue(size=4, element_size=4) as scoped:
         assert_type(scoped, SlickQueue)
+    # The batch calls and 2.3.0's names.
+    assert_type(q.write_batch(bytes(16)), int)
+    assert_type(q.read_into(bytearray(16), 0), Tuple[int, int])
+    assert_type(q.read_into(bytearray(16), cursor), Tuple[int, int])
+    assert_type(q.overwritten_count(), int)
+    assert_type(q.is_overwritten(0), bool)
+    assert_type(q.mask, int)
+    assert_type(q.api, str)
+    assert_type(HEADER_SIZE, int)
+    # slick-queue-py 2.3.0's call shapes, for type checkers too.
+    q23 = api23.SlickQueue(size=16, element_size=8)
+    assert_type(q23.read(cursor), Tuple[Optional[bytes], int, int])
+    assert_type(q23.read(0), Tuple[Optional[bytes], int, int])
+    assert_type(q23.read_last(), Tuple[Optional[bytes], int])
+    assert_type(AtomicReservedInfo(bytearray(8)).load(), Tuple[int, int])
+    assert_type(AtomicUInt64(bytearray(8), 0).load_acquire(), int)
 
 
 if __name__ == "__main__":

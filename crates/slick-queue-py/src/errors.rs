@@ -40,13 +40,20 @@ pub(crate) fn to_pyerr(err: Error, name: Option<&str>) -> PyErr {
         Error::InvalidElementSize { element_size } => {
             PyValueError::new_err(format!("element_size must be between 1 and 4294967295 bytes, got {element_size}"))
         }
+        // slick-queue-py 2.3.0's words first (its tests check them), then ours.
+        Error::InvalidItemsPerSlot { items_per_slot, size } if items_per_slot.is_power_of_two() => {
+            PyValueError::new_err(format!(
+                "items_per_slot {items_per_slot} > queue size {size}: items_per_slot must be a power of two \
+                 no larger than size ({size})"
+            ))
+        }
         Error::InvalidItemsPerSlot { items_per_slot, size } => PyValueError::new_err(format!(
             "items_per_slot must be a power of two no larger than size ({size}), got {items_per_slot}"
         )),
         e @ Error::GeometryTooLarge { .. } => PyValueError::new_err(format!("{e}; use a smaller size or element_size")),
-        Error::ZeroElements => {
-            PyValueError::new_err("n must be at least 1: a record holds at least one element (got n=0)")
-        }
+        Error::ZeroElements => PyValueError::new_err(
+            "required size must be > 0: n must be at least 1, a record holds at least one element (got n=0)",
+        ),
         Error::TooManyElements { n, size } => PyRuntimeError::new_err(format!(
             "a record of {n} elements does not fit in a queue of size {size}; use n <= size or a larger queue"
         )),
@@ -103,11 +110,16 @@ pub(crate) fn to_pyerr(err: Error, name: Option<&str>) -> PyErr {
             py_bool(ours),
             py_bool(segment)
         )),
-        e @ (Error::NoMarker { .. }
-        | Error::UnknownFeatures { .. }
-        | Error::Corrupt { .. }
-        | Error::Truncated { .. }
-        | Error::InitTimeout { .. }) => {
+        // slick-queue-py 2.3.0's words first (its tests check them), then ours.
+        e @ Error::NoMarker { .. } => PyRuntimeError::new_err(format!(
+            "Shared memory does not carry a slick-queue layout marker; segments created before v1.4.0 \
+             carry no marker and are not supported. Cannot use the shared-memory queue '{shown}': {e}"
+        )),
+        e @ Error::UnknownFeatures { .. } => PyRuntimeError::new_err(format!(
+            "Shared memory was created with unknown layout features. Cannot use the shared-memory queue \
+             '{shown}': {e}"
+        )),
+        e @ (Error::Corrupt { .. } | Error::Truncated { .. } | Error::InitTimeout { .. }) => {
             PyRuntimeError::new_err(format!("cannot use the shared-memory queue '{shown}': {e}"))
         }
         e @ Error::NoSpace { .. } => {

@@ -8,6 +8,9 @@
 
 use pyo3::prelude::*;
 
+mod batch;
+mod checked;
+mod compat;
 mod cursor;
 mod errors;
 mod pybuf;
@@ -53,5 +56,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<traits::TraitsSnapshot>()?;
     m.add_function(wrap_pyfunction!(traits::validate_traits, m)?)?;
     m.add_function(wrap_pyfunction!(check_platform_support, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::_set_default_api, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::_default_api, m)?)?;
+    compat::add_layout_constants(m)?;
     Ok(())
 }

@@ -194,3 +194,22 @@ pub(crate) fn with_bytes<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) 
         f(unsafe { std::slice::from_raw_parts(ptr, len) })
     })
 }
+
+/// Runs `f` over the bytes of a writable, contiguous buffer (`bytearray`,
+/// `memoryview`, `array.array`, `mmap`, `SharedMemory.buf`, a NumPy
+/// array...); `TypeError` for a read-only one.
+pub(crate) fn with_bytes_mut<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&mut [u8]) -> R) -> PyResult<R> {
+    with_buffer(obj, true, |ptr, len| {
+        if len == 0 || ptr.is_null() {
+            return f(&mut []);
+        }
+        // SAFETY: the exporter guarantees `len` writable bytes at `ptr` while
+        // the buffer is exported (`PyBUF_WRITABLE` was granted), which it is
+        // for the whole call, and the owner can neither resize nor free it
+        // meanwhile. Other Python code may write the same memory concurrently
+        // only from a thread that does so while this call has released the
+        // GIL, as with any extension writing into a caller's buffer (e.g.
+        // `readinto`); the bytes are then unspecified, never out of bounds.
+        f(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+    })
+}

@@ -4,15 +4,17 @@
 //! results and errors, releases the GIL where a call may wait, and hands out
 //! zero-copy `memoryview`s of elements that keep the queue's memory alive.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice, PyString, PyTuple, PyType};
 use slick_queue::{ByteQueue, ByteRecord};
 
+use crate::checked::Intact;
+use crate::compat::Api;
 use crate::cursor::AtomicCursor;
 use crate::errors::to_pyerr;
 use crate::pybuf::with_bytes;
@@ -80,13 +82,18 @@ pub(crate) struct SlickQueue {
     name: Option<String>,
     /// Whether `unlink()` still has to unlink the name (it does so once).
     pending_unlink: AtomicBool,
-    size: u32,
-    element_size: u32,
+    pub(crate) size: u32,
+    pub(crate) element_size: u32,
     items_per_slot: u32,
     slot_count: u32,
     traits: TraitsSnapshot,
     /// Whether this object created (initialized) the segment.
     is_creator: bool,
+    /// The call shapes this queue follows (see `compat.rs`).
+    pub(crate) api: Api,
+    /// Elements this object's copying reads dropped because a lapping
+    /// producer overwrote them while they were copied (see `checked.rs`).
+    pub(crate) overwritten: AtomicU64,
 }
 
 fn lock(m: &Mutex<Open>) -> MutexGuard<'_, Open> {
@@ -129,7 +136,7 @@ fn closed_while_waiting() -> PyErr {
 }
 
 /// A record's bytes as a new `bytes` object.
-fn record_bytes<'py>(py: Python<'py>, rec: &ByteRecord<'_>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn record_bytes<'py>(py: Python<'py>, rec: &ByteRecord<'_>) -> PyResult<Bound<'py, PyBytes>> {
     PyBytes::new_with(py, rec.byte_len(), |buf| {
         rec.copy_to(buf);
         Ok(())
@@ -206,7 +213,7 @@ fn next_chunk(deadline: Option<Instant>) -> Option<Duration> {
 
 impl SlickQueue {
     /// The open queue, or `ValueError` after `close()`.
-    fn queue(&self) -> PyResult<Arc<ByteQueue>> {
+    pub(crate) fn queue(&self) -> PyResult<Arc<ByteQueue>> {
         match &lock(&self.open).queue {
             Some(q) => Ok(Arc::clone(q)),
             None => Err(PyValueError::new_err("operation on a closed SlickQueue")),
@@ -218,7 +225,7 @@ impl SlickQueue {
         lock(&self.open).queue.is_none()
     }
 
-    fn err(&self, e: slick_queue::Error) -> PyErr {
+    pub(crate) fn err(&self, e: slick_queue::Error) -> PyErr {
         to_pyerr(e, self.name.as_deref())
     }
 
@@ -277,20 +284,13 @@ impl SlickQueue {
         cursor: Cursor<'_, 'py>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         match cursor {
-            Cursor::Private(mut pos) => {
-                let found = queue.read(&mut pos).map(|rec| (record_bytes(py, &rec), rec.len()));
-                match found {
-                    Some((bytes, n)) => (bytes?, n, pos).into_pyobject(py),
-                    None => (py.None(), 0u32, pos).into_pyobject(py),
-                }
-            }
+            Cursor::Private(mut pos) => match self.next_private(py, queue, &mut pos)? {
+                Some((bytes, n, _)) => (bytes, n, pos).into_pyobject(py),
+                None => (py.None(), 0u32, pos).into_pyobject(py),
+            },
             Cursor::Shared(c) => {
-                let found =
-                    c.get().with_word(py, |w| queue.read_shared(w).map(|rec| (record_bytes(py, &rec), rec.len())))?;
-                match found {
-                    Some((bytes, n)) => (bytes?, n).into_pyobject(py),
-                    None => (py.None(), 0u32).into_pyobject(py),
-                }
+                let found = c.get().with_word(py, |w| self.next_shared(py, queue, w))??;
+                self.shared_result(py, found)
             }
         }
     }
@@ -299,8 +299,15 @@ impl SlickQueue {
 #[pymethods]
 impl SlickQueue {
     #[new]
-    #[pyo3(signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None, allow_foreign_owner = false))]
+    #[classmethod]
+    #[pyo3(
+        signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None, allow_foreign_owner = false),
+        text_signature = "(*, name=None, size=None, element_size=None, traits=None, items_per_slot=None, allow_foreign_owner=False)"
+    )]
+    // One parameter per Python keyword of the constructor.
+    #[allow(clippy::too_many_arguments)]
     fn new(
+        cls: &Bound<'_, PyType>,
         py: Python<'_>,
         name: Option<String>,
         size: Option<&Bound<'_, PyAny>>,
@@ -309,6 +316,7 @@ impl SlickQueue {
         items_per_slot: Option<&Bound<'_, PyAny>>,
         allow_foreign_owner: bool,
     ) -> PyResult<Self> {
+        let api = Api::for_class(cls)?;
         let traits = match traits {
             Some(t) if !t.is_none() => TraitsSnapshot::from_object(t)?,
             _ => TraitsSnapshot::default(),
@@ -383,6 +391,8 @@ impl SlickQueue {
             slot_count: queue.slot_count(),
             traits,
             is_creator: queue.is_creator(),
+            api,
+            overwritten: AtomicU64::new(0),
             open: Mutex::new(Open { queue: Some(Arc::new(queue)), data_view: None }),
         })
     }
@@ -551,8 +561,8 @@ impl SlickQueue {
             Cursor::Private(mut pos) => {
                 // One attempt with the GIL held: a record that is already
                 // there costs no release.
-                if let Some(rec) = q.read(&mut pos) {
-                    return (record_bytes(py, &rec)?, rec.len(), pos).into_pyobject(py);
+                if let Some((bytes, n, _)) = self.next_private(py, &q, &mut pos)? {
+                    return (bytes, n, pos).into_pyobject(py);
                 }
                 loop {
                     let Some(chunk) = next_chunk(deadline) else {
@@ -560,7 +570,10 @@ impl SlickQueue {
                     };
                     let found = py.detach(|| q.read_timeout(&mut pos, chunk));
                     if let Some(rec) = found {
-                        return (record_bytes(py, &rec)?, rec.len(), pos).into_pyobject(py);
+                        // Overwritten while copied: dropped (counted); wait on.
+                        if let Some(bytes) = self.checked_bytes(py, &rec)? {
+                            return (bytes, rec.len(), pos).into_pyobject(py);
+                        }
                     }
                     py.check_signals()?;
                     if self.is_closed() {
@@ -569,15 +582,17 @@ impl SlickQueue {
                 }
             }
             Cursor::Shared(c) => {
-                let found = c.get().with_word(py, |word| -> PyResult<Option<(Bound<'py, PyBytes>, usize)>> {
-                    if let Some(rec) = q.read_shared(word) {
-                        return Ok(Some((record_bytes(py, &rec)?, rec.len())));
+                let found = c.get().with_word(py, |word| -> PyResult<Option<Intact<'py>>> {
+                    if let Some(found) = self.next_shared(py, &q, word)? {
+                        return Ok(Some(found));
                     }
                     loop {
                         let Some(chunk) = next_chunk(deadline) else { return Ok(None) };
                         let found = py.detach(|| q.read_shared_timeout(word, chunk));
                         if let Some(rec) = found {
-                            return Ok(Some((record_bytes(py, &rec)?, rec.len())));
+                            if let Some(bytes) = self.checked_bytes(py, &rec)? {
+                                return Ok(Some((bytes, rec.len(), rec.index())));
+                            }
                         }
                         py.check_signals()?;
                         if self.is_closed() {
@@ -585,10 +600,7 @@ impl SlickQueue {
                         }
                     }
                 })??;
-                match found {
-                    Some((bytes, n)) => (bytes, n).into_pyobject(py),
-                    None => (py.None(), 0u32).into_pyobject(py),
-                }
+                self.shared_result(py, found)
             }
         }
     }
@@ -618,8 +630,8 @@ impl SlickQueue {
         match cursor {
             Cursor::Private(mut pos) => {
                 while out.len() < max {
-                    let Some(rec) = q.read(&mut pos) else { break };
-                    out.push(record_bytes(py, &rec)?);
+                    let Some((bytes, _, _)) = self.next_private(py, &q, &mut pos)? else { break };
+                    out.push(bytes);
                 }
                 let list = PyList::new(py, out)?;
                 Ok((list, pos).into_pyobject(py)?.into_any())
@@ -627,8 +639,8 @@ impl SlickQueue {
             Cursor::Shared(c) => {
                 c.get().with_word(py, |word| -> PyResult<()> {
                     while out.len() < max {
-                        let Some(rec) = q.read_shared(word) else { break };
-                        out.push(record_bytes(py, &rec)?);
+                        let Some((bytes, _, _)) = self.next_shared(py, &q, word)? else { break };
+                        out.push(bytes);
                     }
                     Ok(())
                 })??;
@@ -662,16 +674,35 @@ impl SlickQueue {
     /// element_size`` bytes), or ``None`` if nothing is published or its slot
     /// has been reused since. ``RuntimeError`` if the queue was built without
     /// ``traits.enable_read_last``.
-    fn read_last<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    ///
+    /// With ``SLICK_QUEUE_PY_API=2.3`` (slick-queue-py 2.3.0's shape) it
+    /// returns ``(data, size)`` instead, ``(None, 0)`` when there is nothing.
+    /// A record a producer overwrote while it was being copied is never
+    /// returned (``None`` instead).
+    fn read_last<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let q = self.queue()?;
         let rec = q.read_last().map_err(|e| self.err(e))?;
-        rec.map(|r| record_bytes(py, &r)).transpose()
+        let found = self.checked_last(py, rec)?;
+        match (self.api, found) {
+            (Api::V1, Some((bytes, _))) => Ok(bytes.into_any()),
+            (Api::V1, None) => Ok(py.None().into_bound(py)),
+            (Api::V23, Some((bytes, n))) => Ok((bytes, n).into_pyobject(py)?.into_any()),
+            (Api::V23, None) => Ok((py.None(), 0u32).into_pyobject(py)?.into_any()),
+        }
     }
 
     /// Elements this queue object's readers skipped because producers lapped
     /// them (0 when ``traits.enable_loss_detection`` is off).
+    ///
+    /// Includes the elements of records dropped because a producer
+    /// overwrote them while they were being copied (``overwritten_count()``),
+    /// so that elements returned + ``loss_count()`` equal those published.
     fn loss_count(&self) -> PyResult<u64> {
-        Ok(self.queue()?.loss_count())
+        let q = self.queue()?;
+        if !self.traits.enable_loss_detection {
+            return Ok(0);
+        }
+        Ok(q.loss_count() + self.overwritten.load(Ordering::Relaxed))
     }
 
     /// Where a consumer that wants only records published from now on starts
@@ -764,6 +795,95 @@ impl SlickQueue {
                 "SlickQueue(size={}, element_size={}, items_per_slot={}) [{state}]",
                 self.size, self.element_size, self.items_per_slot
             ),
+        }
+    }
+
+    // ---- slick-queue-py 2.3.0 compatibility, torn-record accounting and
+    // ---- batch calls (compat.rs, checked.rs, batch.rs).
+
+    /// ``size - 1``: ANDed with an index, the element's position in the ring
+    /// (slick-queue-py 2.3.0's attribute).
+    #[getter]
+    fn mask(&self) -> u64 {
+        u64::from(self.size) - 1
+    }
+
+    /// The call shapes this queue follows: ``"1.0"`` (the original README:
+    /// ``read(AtomicCursor) -> (data, size)``, ``read_last() -> bytes |
+    /// None``) or ``"2.3"`` (slick-queue-py 2.3.0: ``(data, size,
+    /// read_index)`` and ``(data, size)``). Chosen when the queue is built:
+    /// by its class (``slick_queue_py.api23.SlickQueue``,
+    /// ``slick_queue_py.api10.SlickQueue``) or by the environment variable
+    /// ``SLICK_QUEUE_PY_API`` at import.
+    #[getter]
+    fn api(&self) -> &'static str {
+        self.api.as_str()
+    }
+
+    /// Elements this queue object's copying reads (``read``, ``read_wait``,
+    /// ``read_batch``, ``read_into``) dropped because a lapping producer
+    /// overwrote them while they were being copied. They are part of
+    /// ``loss_count()`` too (when loss detection is on); a torn record is
+    /// never returned.
+    fn overwritten_count(&self) -> u64 {
+        self.overwritten.load(Ordering::Relaxed)
+    }
+
+    /// Whether a producer may have written into the record published at
+    /// ``index`` since it was published. Views from ``q[index]`` are not
+    /// checked (they are the queue's memory itself): after using a view of
+    /// a record, call this; ``False`` means what the view showed was the
+    /// published record. (``read_index`` of a 2.3-style
+    /// ``read(AtomicCursor)`` is such an index.)
+    fn is_overwritten(&self, index: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let q = self.queue()?;
+        let index = index_arg(index, "index")?;
+        Ok(q.is_overwritten(index))
+    }
+
+    /// Writes every element of ``buffer`` as its own one-element record,
+    /// with a single reservation, and returns the first record's index
+    /// (element ``i`` of the buffer is record ``index + i``).
+    ///
+    /// ``buffer`` is any contiguous object with the buffer protocol
+    /// (``bytes``, ``bytearray``, ``memoryview``, ``array.array``, a NumPy
+    /// array...) whose length in bytes is a non-zero multiple of
+    /// ``element_size`` (``ValueError`` otherwise); at most ``size``
+    /// elements (``RuntimeError``). The records are published in order; the
+    /// GIL is released while large batches are copied. Records of several
+    /// elements are ``write()``'s job.
+    fn write_batch(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<u64> {
+        self.write_batch_impl(py, buffer)
+    }
+
+    /// Copies as many whole records as fit, back to back, into the writable
+    /// ``buffer`` and returns ``(elements, next_cursor)``: the number of
+    /// elements copied (the first ``elements * element_size`` bytes of the
+    /// buffer hold them) and where to read next.
+    ///
+    /// * ``read_into(buffer, read_index: int)``: a private cursor; pass
+    ///   ``next_cursor`` to the next call.
+    /// * ``read_into(buffer, cursor: AtomicCursor)``: records claimed for
+    ///   this consumer at a shared cursor, each run of consecutive records
+    ///   that fits with one compare-and-swap (a record that does not fit is
+    ///   not claimed: it stays for the next call, here or in another
+    ///   consumer); ``next_cursor`` is the cursor's value afterwards
+    ///   (informational).
+    ///
+    /// ``(0, cursor)`` when nothing is published; never waits. Records a
+    /// lapping producer overwrote while they were copied are skipped and
+    /// counted (``overwritten_count()``). ``ValueError`` if the buffer cannot
+    /// hold even the next record. No Python object is made per record; large
+    /// copies release the GIL.
+    fn read_into(
+        &self,
+        py: Python<'_>,
+        buffer: &Bound<'_, PyAny>,
+        cursor: &Bound<'_, PyAny>,
+    ) -> PyResult<(usize, u64)> {
+        match cursor_arg(cursor)? {
+            Cursor::Private(pos) => self.read_into_private(py, buffer, pos),
+            Cursor::Shared(c) => self.read_into_shared(py, buffer, c),
         }
     }
 }

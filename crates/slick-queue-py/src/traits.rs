@@ -1,7 +1,7 @@
 //! Queue traits: the four feature switches a `QueueTraits` (sub)class
 //! carries, validated and frozen into a snapshot when a queue is built.
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBool;
 use slick_queue::Options;
@@ -101,6 +101,22 @@ impl TraitsSnapshot {
             py_bool(self.enable_loss_detection),
             py_bool(self.enable_cpu_relax)
         )
+    }
+
+    /// Refuses every assignment: ``AttributeError`` saying the snapshot is
+    /// read-only (slick-queue-py 2.3.0's words).
+    fn __setattr__(&self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let _ = value;
+        Err(PyAttributeError::new_err(format!(
+            "traits are read-only after construction; build a new queue to change '{name}'"
+        )))
+    }
+
+    /// Refuses every deletion, like ``__setattr__``.
+    fn __delattr__(&self, name: &str) -> PyResult<()> {
+        Err(PyAttributeError::new_err(format!(
+            "traits are read-only after construction; build a new queue to change '{name}'"
+        )))
     }
 }
 

@@ -199,6 +199,44 @@ impl ByteQueue {
         Ok(index)
     }
 
+    /// Writes every element of `bytes` (a whole number of elements, at most
+    /// the capacity) as its own one-element record and returns the first
+    /// record's index: element `i` becomes record `index + i`. With
+    /// items_per_slot 1 that is one reservation, one copy and
+    /// one store per control slot (the last published index moves once);
+    /// otherwise every element needs its own reservation (a record covers
+    /// items_per_slot elements), so each is pushed on its own.
+    ///
+    /// Errors: [`Error::ZeroElements`] for no bytes,
+    /// [`Error::OutOfRange`] when `bytes` is not a whole number of elements,
+    /// [`Error::TooManyElements`] above the capacity.
+    pub fn push_each(&self, bytes: &[u8]) -> Result<u64> {
+        let es = self.ring.element_size();
+        if bytes.is_empty() {
+            return Err(Error::ZeroElements);
+        }
+        if bytes.len() % es != 0 {
+            return Err(Error::OutOfRange { position: 0, len: bytes.len() as u64, size: self.capacity() });
+        }
+        let k = bytes.len() / es;
+        let k = u32::try_from(k)
+            .ok()
+            .filter(|k| *k <= self.capacity())
+            .ok_or(Error::TooManyElements { n: k as u64, size: self.capacity() })?;
+        if self.items_per_slot() != 1 {
+            let mut first = None;
+            for element in bytes.chunks_exact(es) {
+                let index = self.push(element)?;
+                first.get_or_insert(index);
+            }
+            return first.ok_or(Error::ZeroElements);
+        }
+        let index = self.ring.reserve(k)?;
+        self.ring.write_bytes(index, 0, bytes)?;
+        self.ring.publish_each(index, k)?;
+        Ok(index)
+    }
+
     /// A raw pointer to element `index` (always inside the data array), for
     /// zero-copy writers. Writing through it races with lapped readers and
     /// other processes exactly as the C++ `operator[]` does; prefer
@@ -225,6 +263,23 @@ impl ByteQueue {
     #[inline]
     pub fn read_shared(&self, cursor: &AtomicU64) -> Option<ByteRecord<'_>> {
         self.ring.read_shared(cursor).map(|found| ByteRecord { ring: &self.ring, found })
+    }
+
+    /// Claims, with one compare-and-swap of a cursor shared by several
+    /// consumers, a run of consecutive records holding at most
+    /// `max_elements` elements together (and at most one lap): they go to
+    /// this consumer alone, in order. Returns them with, if a record ended
+    /// the run because it did not fit, its length in elements (with no
+    /// records: not even the next one fits, and nothing was claimed). An
+    /// empty run without such a length means nothing new is published.
+    ///
+    /// As with [`ByteQueue::read_shared`], check each record's
+    /// [`ByteRecord::is_overwritten`] after copying it.
+    pub fn read_shared_run(&self, cursor: &AtomicU64, max_elements: usize) -> (Vec<ByteRecord<'_>>, Option<usize>) {
+        let mut found = Vec::new();
+        let blocked = self.ring.read_shared_run(cursor, max_elements as u64, &mut found);
+        let records = found.into_iter().map(|found| ByteRecord { ring: &self.ring, found }).collect();
+        (records, blocked.map(|n| n as usize))
     }
 
     /// Like [`ByteQueue::read`], but waits up to `timeout` for a record
@@ -255,6 +310,16 @@ impl ByteQueue {
                 return None;
             }
         }
+    }
+
+    /// Whether a producer may have written into the positions of the record
+    /// published at `index` since it was published: the check
+    /// [`ByteRecord::is_overwritten`] makes, for a caller that used the
+    /// record's memory directly (through [`ByteQueue::element_ptr`]) and
+    /// knows only its index. Call it after using the memory.
+    #[inline]
+    pub fn is_overwritten(&self, index: u64) -> bool {
+        self.ring.is_overwritten(index)
     }
 
     /// The most recently published record, if its slot still holds it.

@@ -247,6 +247,39 @@ impl Ring {
         Ok(())
     }
 
+    /// Publishes `k` one-element records at `index`, `index + 1`, ...
+    /// `index + k - 1` (one reservation of `k` elements), in order, then
+    /// moves the last published index once, to the last of them. Each slot
+    /// store is the one `publish(index + i, 1)` makes, with the same release
+    /// ordering (a reader that sees record `i` sees its bytes); only the
+    /// `k - 1` intermediate updates of the last published index are left
+    /// out, which a reader of it cannot tell from a publisher that was
+    /// merely slower. Needs one control slot per element (items_per_slot 1:
+    /// `OutOfRange` otherwise, nothing published).
+    pub fn publish_each(&self, index: u64, k: u32) -> Result<()> {
+        let pos = index & self.mask;
+        if self.shift != 0 || u64::from(k).wrapping_sub(1) >= self.size - pos {
+            return Err(self.publish_error(pos, k));
+        }
+        for i in 0..u64::from(k) {
+            let s = self.slot_of(pos + i);
+            s.size.store(1, Ordering::Relaxed);
+            s.data_index.store(index + i, Ordering::Release);
+        }
+        if self.read_last {
+            let last = index + u64::from(k) - 1;
+            let lp = self.region.last_published();
+            let mut cur = lp.load(Ordering::Relaxed);
+            while cur == EMPTY_INDEX || cur < last {
+                match lp.compare_exchange_weak(cur, last, Ordering::Release, Ordering::Relaxed) {
+                    Ok(_) => break,
+                    Err(actual) => cur = actual,
+                }
+            }
+        }
+        Ok(())
+    }
+
     #[inline]
     fn reserved_index(&self) -> u64 {
         reserved_index(self.region.reserved().load(Ordering::Relaxed))
@@ -409,6 +442,94 @@ impl Ring {
                 self.count_corrupt(corrupt);
                 return Some(Found { index: d, len });
             }
+            if self.cpu_relax {
+                cpu_relax();
+            }
+        }
+        None
+    }
+
+    /// Claims, with one compare-and-swap of a shared cursor, a run of
+    /// consecutive records starting at it: as many whole records as hold at
+    /// most `max_elements` elements together (and at most one lap). The run
+    /// goes to this consumer alone; it is appended to `out` (cleared first).
+    /// Returns the length of the record that ended the run because it did
+    /// not fit, if one did (with `out` empty: not even the first fits).
+    ///
+    /// The run starts exactly as `read_shared` finds its record (a wrap
+    /// marker at the cursor is followed with its own CAS and its skipped
+    /// laps counted; the first record may be one that lapped the cursor,
+    /// counted lost on success). It then extends only over records whose
+    /// slot names exactly the index where the previous one ended (loaded
+    /// Acquire, size loaded, slot re-checked: the same validation as the
+    /// first record) and stops at anything else: nothing new yet, a wrap
+    /// marker, a lapped position, a recycled slot, the size limit. So one CAS
+    /// from the loaded cursor value to the run's end claims exactly those
+    /// records: a consumer whose CAS fails claimed nothing and starts over,
+    /// and exactly-once follows from the CAS alone, as for `read_shared`.
+    pub fn read_shared_run(&self, cursor: &AtomicU64, max_elements: u64, out: &mut Vec<Found>) -> Option<u32> {
+        out.clear();
+        let limit = max_elements.min(self.size);
+        for _ in 0..MAX_READ_STEPS {
+            let cur = cursor.load(Ordering::Acquire);
+            if self.reset_check && cur > self.reserved_index() {
+                let _ = cursor.compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed);
+                continue;
+            }
+            let pos = cur & self.mask;
+            let slot = self.slot_of(pos);
+            let d = slot.data_index.load(Ordering::Acquire);
+            if d == EMPTY_INDEX || d < cur {
+                return None;
+            }
+            if d != cur && d & self.mask != pos {
+                if cursor.compare_exchange(cur, d, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                    self.count_loss(self.marker_loss(cur, pos, d));
+                }
+                continue;
+            }
+            let n = slot.size.load(Ordering::Acquire);
+            if slot.data_index.load(Ordering::Acquire) != d {
+                continue;
+            }
+            let (len, corrupt) = self.clamp(pos, n);
+            if u64::from(len) > limit {
+                return Some(len);
+            }
+            out.clear();
+            out.push(Found { index: d, len });
+            let mut corrupt_found = u64::from(corrupt);
+            let mut total = u64::from(len);
+            let mut next = d.wrapping_add(self.need(u64::from(len)));
+            let mut blocked = None;
+            while total < limit {
+                let p = next & self.mask;
+                let s = self.slot_of(p);
+                if s.data_index.load(Ordering::Acquire) != next {
+                    break;
+                }
+                let n = s.size.load(Ordering::Acquire);
+                if s.data_index.load(Ordering::Acquire) != next {
+                    break;
+                }
+                let (len, corrupt) = self.clamp(p, n);
+                if total + u64::from(len) > limit {
+                    blocked = Some(len);
+                    break;
+                }
+                out.push(Found { index: next, len });
+                corrupt_found += u64::from(corrupt);
+                total += u64::from(len);
+                next = next.wrapping_add(self.need(u64::from(len)));
+            }
+            if cursor.compare_exchange(cur, next, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                self.count_loss(d - cur);
+                if corrupt_found != 0 {
+                    self.counters.corrupt.fetch_add(corrupt_found, Ordering::Relaxed);
+                }
+                return blocked;
+            }
+            out.clear();
             if self.cpu_relax {
                 cpu_relax();
             }
@@ -639,6 +760,93 @@ mod tests {
         let mut b = [0u8; 8];
         assert_eq!(r.copy_record(f, 0, &mut b), 8);
         u64::from_le_bytes(b)
+    }
+
+    #[test]
+    fn read_shared_run_claims_consecutive_records_that_fit() {
+        let r = ring(16, 8, 1, Options::default());
+        for (v, n) in [(1, 1), (2, 2), (3, 1), (4, 3)] {
+            push(&r, v, n);
+        }
+        let cursor = AtomicU64::new(0);
+        let mut out = Vec::new();
+        // 1 + 2 + 1 elements fit in 5; the 3-element record does not.
+        assert_eq!(r.read_shared_run(&cursor, 5, &mut out), Some(3));
+        assert_eq!(out.iter().map(|f| (f.index, f.len)).collect::<Vec<_>>(), vec![(0, 1), (1, 2), (3, 1)]);
+        assert_eq!(out.iter().map(|&f| first_u64(&r, f)).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(cursor.load(Ordering::Relaxed), 4);
+        // Not even the next record fits: nothing claimed, the cursor stays.
+        assert_eq!(r.read_shared_run(&cursor, 2, &mut out), Some(3));
+        assert!(out.is_empty() && cursor.load(Ordering::Relaxed) == 4);
+        assert_eq!(r.read_shared_run(&cursor, 100, &mut out), None);
+        assert_eq!(out.iter().map(|f| (f.index, f.len)).collect::<Vec<_>>(), vec![(4, 3)]);
+        // Nothing new.
+        assert_eq!(r.read_shared_run(&cursor, 100, &mut out), None);
+        assert!(out.is_empty() && cursor.load(Ordering::Relaxed) == 7);
+        // A wrap marker at the cursor is followed (its own CAS), then the run.
+        push(&r, 5, 10); // 7..17 does not fit: marker at 7, record at 16
+        push(&r, 6, 1);
+        assert_eq!(r.read_shared_run(&cursor, 100, &mut out), None);
+        assert_eq!(out.iter().map(|f| (f.index, f.len)).collect::<Vec<_>>(), vec![(16, 10), (26, 1)]);
+        assert_eq!(r.loss_count(), 0);
+    }
+
+    #[test]
+    fn read_shared_run_stops_at_a_wrap_marker() {
+        let r = ring(16, 8, 1, Options::default());
+        for v in 0..12 {
+            push(&r, v, 1);
+        }
+        push(&r, 12, 1);
+        push(&r, 13, 1);
+        assert_eq!(push(&r, 14, 3), 16); // 14..17 does not fit: marker at 14
+        let cursor = AtomicU64::new(12);
+        let mut out = Vec::new();
+        assert_eq!(r.read_shared_run(&cursor, 100, &mut out), None);
+        assert_eq!(out.iter().map(|f| f.index).collect::<Vec<_>>(), vec![12, 13]);
+        assert_eq!(cursor.load(Ordering::Relaxed), 14);
+        assert_eq!(r.read_shared_run(&cursor, 100, &mut out), None);
+        assert_eq!(out.iter().map(|f| (f.index, f.len)).collect::<Vec<_>>(), vec![(16, 3)]);
+        assert_eq!(cursor.load(Ordering::Relaxed), 19);
+        assert_eq!(r.loss_count(), 0);
+    }
+
+    #[test]
+    fn read_shared_run_counts_a_lapped_cursor_once() {
+        let r = ring(4, 8, 1, Options::default());
+        for v in 0..6 {
+            push(&r, v, 1);
+        }
+        let cursor = AtomicU64::new(0);
+        let mut out = Vec::new();
+        // Position 0 holds record 4 (one lap on), then record 5 follows.
+        assert_eq!(r.read_shared_run(&cursor, 100, &mut out), None);
+        assert_eq!(out.iter().map(|f| f.index).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(r.loss_count(), 4);
+        assert_eq!(cursor.load(Ordering::Relaxed), 6);
+    }
+
+    #[test]
+    fn publish_each_makes_one_element_records() {
+        let r = ring(8, 8, 1, Options::default());
+        assert_eq!(push(&r, 7, 1), 0);
+        let i = r.reserve(5).unwrap();
+        assert_eq!(i, 1);
+        for k in 0..5u64 {
+            r.write_bytes(i + k, 0, &(100 + k).to_le_bytes()).unwrap();
+        }
+        r.publish_each(i, 5).unwrap();
+        let mut c = 0;
+        let got: Vec<(u64, u32, u64)> =
+            std::iter::from_fn(|| r.read(&mut c)).map(|f| (f.index, f.len, first_u64(&r, f))).collect();
+        assert_eq!(got, vec![(0, 1, 7), (1, 1, 100), (2, 1, 101), (3, 1, 102), (4, 1, 103), (5, 1, 104)]);
+        assert_eq!(r.read_last().unwrap().map(|f| f.index), Some(5));
+        // Past the end of the ring, zero, or with items_per_slot > 1: refused.
+        assert!(r.publish_each(6, 3).is_err());
+        assert!(r.publish_each(0, 0).is_err());
+        let wide = ring(8, 8, 2, Options::default());
+        let j = wide.reserve(2).unwrap();
+        assert!(wide.publish_each(j, 2).is_err());
     }
 
     #[test]

@@ -124,6 +124,49 @@ fn shared_cursor_claims_each_record_once() {
     });
 }
 
+/// The same with runs: two consumers claim runs of consecutive records (at
+/// most two elements each) with one CAS per run while the producer
+/// publishes; every record is delivered exactly once.
+#[test]
+fn shared_cursor_runs_claim_each_record_once() {
+    model(|| {
+        let q = queue(4, Options::new().read_last(false));
+        let cursor = Arc::new(AtomicU64::new(0));
+        let p = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.push(1).unwrap();
+                q.push(2).unwrap();
+            })
+        };
+        let value = |r: &slick_queue::ByteRecord<'_>| u64::from_le_bytes(r.to_vec().try_into().unwrap());
+        let attempt = move |q: Arc<Queue<u64>>, cursor: Arc<AtomicU64>| {
+            move || {
+                let mut mine = Vec::new();
+                for _ in 0..2 {
+                    let (run, _) = q.as_bytes().read_shared_run(&cursor, 2);
+                    mine.extend(run.iter().map(value));
+                }
+                mine
+            }
+        };
+        let c1 = thread::spawn(attempt(q.clone(), cursor.clone()));
+        let mut all = attempt(q.clone(), cursor.clone())();
+        all.extend(c1.join().unwrap());
+        p.join().unwrap();
+        loop {
+            let (run, _) = q.as_bytes().read_shared_run(&cursor, 2);
+            if run.is_empty() {
+                break;
+            }
+            all.extend(run.iter().map(value));
+        }
+        all.sort_unstable();
+        assert_eq!(all, vec![1, 2], "each record exactly once");
+        assert_eq!(cursor.load(Ordering::Acquire), 2);
+    });
+}
+
 /// A record that must not split across the ring end leaves a wrap marker; a
 /// concurrent reader either follows it or, if lapped, counts the loss. A
 /// copy that `is_overwritten()` does not flag is exactly what was published.

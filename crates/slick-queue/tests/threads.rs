@@ -140,6 +140,65 @@ fn work_stealing_delivers_each_record_exactly_once() {
 }
 
 #[test]
+fn work_stealing_in_runs_delivers_each_record_exactly_once() {
+    const PRODUCERS: u64 = 2;
+    const CONSUMERS: usize = 3;
+    let cap = (PRODUCERS * PER_PRODUCER * 3).next_power_of_two() as u32;
+    let q = Queue::<u64>::new(cap).unwrap();
+    let cursor = AtomicU64::new(0);
+    let producers_done = AtomicU64::new(0);
+    thread::scope(|s| {
+        for id in 0..PRODUCERS {
+            let (q, done) = (&q, &producers_done);
+            s.spawn(move || {
+                produce(q, id, PER_PRODUCER);
+                done.fetch_add(1, Ordering::Release);
+            });
+        }
+        let consumers: Vec<_> = (0..CONSUMERS)
+            .enumerate()
+            .map(|(k, _)| {
+                let (q, cursor, done) = (&q, &cursor, &producers_done);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    let mut buf = Vec::new();
+                    // Runs of at most 4, 7 or 64 elements (records are 1-3).
+                    let max = [4, 7, 64][k % 3];
+                    loop {
+                        let finished = done.load(Ordering::Acquire) == PRODUCERS;
+                        let (run, blocked) = q.as_bytes().read_shared_run(cursor, max);
+                        assert!(blocked.is_none() || !run.is_empty(), "a 3-element record fits every run");
+                        let total: usize = run.iter().map(|r| r.len()).sum();
+                        assert!(total <= max);
+                        for r in &run {
+                            buf.resize(r.byte_len(), 0);
+                            r.copy_to(&mut buf);
+                            assert!(!r.is_overwritten());
+                            let words: Vec<u64> =
+                                buf.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+                            mine.push(decode(&words));
+                        }
+                        if run.is_empty() {
+                            if finished {
+                                break;
+                            }
+                            thread::yield_now();
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut all: Vec<(u64, u64)> = consumers.into_iter().flat_map(|c| c.join().unwrap()).collect();
+        all.sort_unstable();
+        let expected: Vec<(u64, u64)> = (0..PRODUCERS).flat_map(|id| (0..PER_PRODUCER).map(move |s| (id, s))).collect();
+        assert_eq!(all.len(), expected.len(), "every record once: no loss, no duplicate");
+        assert_eq!(all, expected);
+    });
+    assert_eq!(q.loss_count(), 0);
+}
+
+#[test]
 fn racing_producers_get_disjoint_reservations() {
     let q = Queue::<u64>::new(1 << 12).unwrap();
     let per = if cfg!(miri) { 30 } else { 20_000 };
