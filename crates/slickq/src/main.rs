@@ -61,6 +61,9 @@ enum Command {
     /// Quick throughput and latency runs of the library on this machine.
     #[command(long_about = BENCH_ABOUT)]
     Bench(BenchArgs),
+    /// Carry a queue's records to other hosts over Zenoh (send / recv).
+    #[command(long_about = cmd::bridge::BRIDGE_ABOUT)]
+    Bridge(cmd::bridge::BridgeArgs),
 }
 
 const LS_ABOUT: &str = "\
@@ -410,6 +413,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Bench(a) => cmd::bench::run(a.records, a.pings, a.capacity, a.json),
+        Command::Bridge(a) => cmd::bridge::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

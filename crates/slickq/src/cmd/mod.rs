@@ -1,6 +1,7 @@
 //! One module per subcommand, and the helpers they share.
 
 pub mod bench;
+pub mod bridge;
 pub mod consume;
 pub mod inspect;
 pub mod ls;
