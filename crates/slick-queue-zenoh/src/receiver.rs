@@ -138,15 +138,15 @@ fn account(st: &mut State, h: &Header, msg_elements: u64, tick: u64) -> bool {
             }
             let gap_records = h.seq - run.next_seq;
             let gap_elements = h.sent_elements.saturating_sub(run.next_elements);
-            st.stats.lost_network_records += gap_records;
-            st.stats.lost_network += gap_elements;
+            st.stats.lost_network_records = st.stats.lost_network_records.saturating_add(gap_records);
+            st.stats.lost_network = st.stats.lost_network.saturating_add(gap_elements);
             if h.sender_loss > run.last_sender_loss {
-                st.stats.lost_sender += h.sender_loss - run.last_sender_loss;
+                st.stats.lost_sender = st.stats.lost_sender.saturating_add(h.sender_loss - run.last_sender_loss);
                 run.last_sender_loss = h.sender_loss;
             }
             run.last_seen = tick;
-            run.next_seq = h.seq + u64::from(h.record_count);
-            run.next_elements = h.sent_elements + msg_elements;
+            run.next_seq = h.seq.saturating_add(u64::from(h.record_count));
+            run.next_elements = h.sent_elements.saturating_add(msg_elements);
         }
         None => {
             if st.runs.len() >= MAX_RUNS {
@@ -158,8 +158,8 @@ fn account(st: &mut State, h: &Header, msg_elements: u64, tick: u64) -> bool {
             st.runs.insert(
                 h.session,
                 Run {
-                    next_seq: h.seq + u64::from(h.record_count),
-                    next_elements: h.sent_elements + msg_elements,
+                    next_seq: h.seq.saturating_add(u64::from(h.record_count)),
+                    next_elements: h.sent_elements.saturating_add(msg_elements),
                     first_sender_loss: h.sender_loss,
                     last_sender_loss: h.sender_loss,
                     last_seen: tick,
@@ -247,5 +247,85 @@ impl Receiver {
             s.undeclare().wait().map_err(zerr)?;
         }
         Ok(self.stats())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Encoder;
+
+    fn shared(es: u32) -> Shared {
+        Shared {
+            queue: ByteQueue::new(64, es).unwrap(),
+            state: Mutex::new(State {
+                stats: ReceiverStats::default(),
+                runs: HashMap::new(),
+                fatal: None,
+                last_malformed: None,
+            }),
+        }
+    }
+
+    /// A message of run `session` with records `first..first+n` (one element
+    /// each), sent after `seq` records.
+    fn msg(session: u64, seq: u64, n: u64, sender_loss: u64, es: u32) -> Vec<u8> {
+        let mut e = Encoder::new(es);
+        for i in 0..n {
+            e.push_with(seq + i, 1, |b| b.fill((seq + i) as u8));
+        }
+        e.finish(session, seq, seq, sender_loss).to_vec()
+    }
+
+    fn written(q: &ByteQueue) -> Vec<u8> {
+        let mut c = 0;
+        let mut out = Vec::new();
+        while let Some(r) = q.read(&mut c) {
+            out.push(r.to_vec()[0]);
+        }
+        out
+    }
+
+    #[test]
+    fn gaps_in_the_counters_are_network_loss_and_old_messages_are_never_written() {
+        let s = shared(4);
+        s.take(&msg(1, 10, 2, 0, 4)); // joins at seq 10: nothing counted before
+        s.take(&msg(1, 12, 1, 0, 4));
+        s.take(&msg(1, 16, 2, 3, 4)); // 13..16 missing; the sender lost 3 more
+        s.take(&msg(1, 12, 1, 3, 4)); // a repeat of an old message: stale
+        let st = s.lock().stats;
+        assert_eq!((st.records, st.lost_network_records, st.lost_network, st.lost_sender), (5, 3, 3, 3));
+        assert_eq!((st.stale, st.senders, st.lost()), (1, 1, 6));
+        assert_eq!(written(&s.queue), vec![10, 11, 12, 16, 17]);
+        // A new run (restarted sender) starts its own accounting.
+        s.take(&msg(2, 0, 1, 0, 4));
+        let st = s.lock().stats;
+        assert_eq!((st.senders, st.lost_network, st.records), (2, 3, 6));
+    }
+
+    #[test]
+    fn a_mismatched_element_size_stops_the_receiver_before_anything_is_written() {
+        let s = shared(8);
+        s.take(&msg(1, 0, 3, 0, 4));
+        assert!(matches!(s.lock().fatal, Some(BridgeError::ElementSize { sender: 4, local: 8 })));
+        s.take(&msg(1, 3, 1, 0, 8)); // ignored after the error
+        assert!(written(&s.queue).is_empty());
+        assert_eq!(s.lock().stats.records, 0);
+    }
+
+    #[test]
+    fn malformed_and_hostile_messages_are_counted_not_fatal() {
+        let s = shared(4);
+        s.take(b"garbage");
+        let mut m = msg(1, 0, 2, 0, 4);
+        m.truncate(m.len() - 1);
+        s.take(&m);
+        // Counters at the top of the range saturate instead of overflowing.
+        s.take(&msg(9, u64::MAX - 1, 1, u64::MAX, 4));
+        s.take(&msg(9, u64::MAX, 1, u64::MAX, 4));
+        let st = s.lock().stats;
+        assert_eq!(st.malformed, 2);
+        assert!(s.lock().fatal.is_none());
+        assert_eq!(st.records, 2);
     }
 }
