@@ -115,7 +115,8 @@ struct SendArgs {
 
 #[derive(Args, Debug)]
 struct RecvArgs {
-    /// The Zenoh key expression to subscribe to.
+    /// The Zenoh key expression to subscribe to (wildcards allowed, e.g. feeds/**).
+    #[arg(value_name = "KEYEXPR")]
     key: String,
     /// The local queue to write into.
     queue: String,
@@ -198,12 +199,13 @@ fn send_status(json: bool, s: &SenderStats, rate: &mut Rate, cursor: u64, last: 
             "lost": s.lost, "cursor": cursor, "matched": s.matched, "final": last,
         }),
         format!(
-            "slickq bridge send: {} records/s {}/s | total {} records {} in {} messages | lost {} elements | subscribers: {}{}",
+            "slickq bridge send: {} records/s {}/s | total {} records {} in {} message{} | lost {} elements | subscribers: {}{}",
             human_count(rps),
             human_bytes(bps),
             s.records,
             human_bytes(s.bytes as f64),
             s.messages,
+            if s.messages == 1 { "" } else { "s" },
             s.lost,
             if s.matched { "yes" } else { "none" },
             if last { " (stopped)" } else { "" }
