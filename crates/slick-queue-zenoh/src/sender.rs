@@ -27,9 +27,12 @@ pub enum IdleWait {
 pub struct SenderOptions {
     /// The key expression to publish on.
     pub key: String,
-    /// Start with the oldest record still in the ring instead of the live
-    /// end (the next record published).
-    pub from_start: bool,
+    /// Where the sender's cursor starts: `None` (the default) at the live
+    /// end, the next record published (a restarted sender never repeats
+    /// what an earlier run sent); `Some(0)` with the oldest lap still in the
+    /// ring (what producers already overwrote is counted as lost); or any
+    /// other index of the source queue.
+    pub start_index: Option<u64>,
     /// Block (Zenoh's `CongestionControl::Block`) instead of dropping
     /// messages when the network or a receiver cannot keep up. Either way
     /// the queue's producers never wait: a blocked sender falls behind on
@@ -48,7 +51,7 @@ impl SenderOptions {
     pub fn new(key: impl Into<String>) -> SenderOptions {
         SenderOptions {
             key: key.into(),
-            from_start: false,
+            start_index: None,
             reliable: false,
             max_batch_bytes: 32 * 1024,
             idle: IdleWait::Backoff,
@@ -120,7 +123,7 @@ impl Sender {
             .express(true)
             .wait()
             .map_err(zerr)?;
-        let cursor = if opts.from_start { 0 } else { queue.initial_reading_index() };
+        let cursor = opts.start_index.unwrap_or_else(|| queue.initial_reading_index());
         let enc = Encoder::new(queue.element_size());
         Ok(Sender {
             queue,

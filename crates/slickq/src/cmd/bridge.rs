@@ -12,7 +12,7 @@ use slick_queue::{ByteQueue, Options};
 use slick_queue_zenoh::{IdleWait, Network, Receiver, ReceiverStats, Sender, SenderOptions, SenderStats};
 
 use crate::fail::{msg, Result};
-use crate::open::open_queue;
+use crate::open::{oldest_index, open_queue};
 use crate::units::{human_bytes, human_count, parse_duration, parse_size};
 
 pub const BRIDGE_ABOUT: &str = "\
@@ -248,7 +248,9 @@ fn send(a: SendArgs) -> Result<()> {
     let q = open_queue(&a.queue)?;
     let session = a.net.network().open().map_err(|e| msg(format!("cannot open the Zenoh session: {e}")))?;
     let mut opts = SenderOptions::new(a.key.clone());
-    opts.from_start = a.from_start;
+    // Like `consume --from-start`: the oldest record still in the ring, so
+    // what was overwritten before the bridge started is not reported as its loss.
+    opts.start_index = a.from_start.then(|| oldest_index(&q, &a.queue));
     opts.reliable = a.reliable;
     opts.max_batch_bytes = usize::try_from(a.max_batch).map_err(|_| msg("--max-batch is too large"))?;
     opts.idle = if a.busy_poll { IdleWait::BusyPoll } else { IdleWait::Backoff };
