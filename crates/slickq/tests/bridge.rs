@@ -169,6 +169,13 @@ impl Bridge {
                 }
             }
             if let Ok(Some(st)) = self.child.try_wait() {
+                // Its last lines may still be in the pipe: read to the end.
+                while let Ok(v) = self.status.recv_timeout(Duration::from_secs(5)) {
+                    self.last = Some(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
                 let err: Vec<String> = self.stderr.try_iter().collect();
                 panic!("bridge exited ({st}) while waiting for {what}; stderr:\n{}", err.join("\n"));
             }
@@ -316,8 +323,8 @@ q.close()
 
 /// Rust producer -> queue A -> bridge send -> Zenoh -> bridge recv -> queue B
 /// -> Python consumer: every record of a paced producer arrives in order
-/// with the right bytes, records of 1 to 3 elements, ring B wrapping
-/// several times.
+/// with the right bytes, records of 1 to 3 elements, ring B (2048
+/// elements for about 6000) wrapping.
 #[test]
 fn bridge_end_to_end_rust_to_python_in_order_with_multi_element_records_and_wrap() {
     if !in_private_netns("bridge_end_to_end_rust_to_python_in_order_with_multi_element_records_and_wrap") {
@@ -330,7 +337,11 @@ fn bridge_end_to_end_rust_to_python_in_order_with_multi_element_records_and_wrap
     let ep = "tcp/127.0.0.1:17501";
     let recv =
         Bridge::recv("test/e2e", b.as_str(), ("--listen", ep), &cfg, &["--create", "1024", "--element-size", "16"]);
-    let mut send = Bridge::send(a.as_str(), "test/e2e", ("--connect", ep), &cfg, &[]);
+    // --reliable (congestion control Block) in the tests that expect every
+    // record: with the default drop policy a loaded machine may drop
+    // messages when Zenoh's transmit queue is not drained in time (counted
+    // as network loss; the unit tests of the receiver cover that count).
+    let mut send = Bridge::send(a.as_str(), "test/e2e", ("--connect", ep), &cfg, &["--reliable"]);
     send.wait_for(60, "matched: true", |v| v["matched"] == true);
 
     let count = 3000u64;
@@ -359,9 +370,9 @@ fn bridge_end_to_end_rust_to_python_in_order_with_multi_element_records_and_wrap
         summary.starts_with(&format!("received={count} bad=0 out_of_order=0 multi={} lost=0 ", 2 * count / 3)),
         "python consumer: {summary}"
     );
-    // Ring B (1024 elements) took every element: it wrapped several times.
+    // Ring B (2048 elements) took every element: it wrapped several times.
     let end: u64 = summary.rsplit("end=").next().unwrap().parse().unwrap();
-    assert!(end >= elements && end > 5 * 1024, "ring B end index {end} for {elements} elements");
+    assert!(end >= elements && end > 2 * 2048, "ring B end index {end} for {elements} elements");
 
     let s = send.stop();
     let r = recv.stop();
@@ -387,7 +398,7 @@ fn pair(tag: &str, port: u16, cap_a: u32, cap_b: u32) -> (Name, Name, ByteQueue,
     let key = format!("test/{tag}");
     let cap = cap_b.to_string();
     let recv = Bridge::recv(&key, b.as_str(), ("--listen", &ep), &cfg, &["--create", &cap, "--element-size", "16"]);
-    let mut send = Bridge::send(a.as_str(), &key, ("--connect", &ep), &cfg, &[]);
+    let mut send = Bridge::send(a.as_str(), &key, ("--connect", &ep), &cfg, &["--reliable"]);
     send.wait_for(60, "matched: true", |v| v["matched"] == true);
     (a, b, qa, send, recv, cfg)
 }
@@ -555,7 +566,7 @@ fn bridge_restart_of_either_side_resumes_without_duplicates() {
     // reconnects at once, a restarted sender is reconnected to by Zenoh's
     // retry (configured to 100-500 ms).
     let recv = Bridge::recv("test/rst", b.as_str(), ("--connect", ep), &cfg, &recv_args);
-    let mut send = Bridge::send(a.as_str(), "test/rst", ("--listen", ep), &cfg, &[]);
+    let mut send = Bridge::send(a.as_str(), "test/rst", ("--listen", ep), &cfg, &["--reliable"]);
     send.wait_for(60, "matched: true", |v| v["matched"] == true);
     let qb = ByteQueue::open(b.as_str(), 16, &Options::new()).unwrap();
 
@@ -574,7 +585,7 @@ fn bridge_restart_of_either_side_resumes_without_duplicates() {
     // Sender restart (from the live end of queue A).
     let _ = send.stop();
     let at = qb.initial_reading_index();
-    let mut send = Bridge::send(a.as_str(), "test/rst", ("--listen", ep), &cfg, &[]);
+    let mut send = Bridge::send(a.as_str(), "test/rst", ("--listen", ep), &cfg, &["--reliable"]);
     send.wait_for(60, "matched: true", |v| v["matched"] == true);
     wait_growth(&qb, at, 300, 60);
 
