@@ -459,7 +459,7 @@ fn bridge_loss_lapped_sender_cursor_counts_exactly() {
         for _ in 0..n {
             push(&qa, *seq, 1);
             *seq += 1;
-            if pace && *seq % 8 == 0 {
+            if pace && (*seq).is_multiple_of(8) {
                 thread::sleep(Duration::from_millis(1));
             }
         }
