@@ -391,14 +391,26 @@ fn bridge_end_to_end_rust_to_python_in_order_with_multi_element_records_and_wrap
 /// Starts a recv (listening) and a send (connecting) on fresh queues and
 /// waits until the sender sees the subscriber.
 fn pair(tag: &str, port: u16, cap_a: u32, cap_b: u32) -> (Name, Name, ByteQueue, Bridge, Bridge, PathBuf) {
+    pair_with(tag, port, cap_a, cap_b, 16, &["--reliable"])
+}
+
+/// [`pair`] with an element size and the sender's extra options.
+fn pair_with(
+    tag: &str,
+    port: u16,
+    cap_a: u32,
+    cap_b: u32,
+    es: u32,
+    send_opts: &[&str],
+) -> (Name, Name, ByteQueue, Bridge, Bridge, PathBuf) {
     let (a, b) = (Name::new(&format!("br_{tag}_a")), Name::new(&format!("br_{tag}_b")));
     let cfg = zenoh_config(tag);
-    let qa = ByteQueue::create_or_open(a.as_str(), cap_a, 16, &Options::new()).unwrap();
+    let qa = ByteQueue::create_or_open(a.as_str(), cap_a, es, &Options::new()).unwrap();
     let ep = format!("tcp/127.0.0.1:{port}");
     let key = format!("test/{tag}");
-    let cap = cap_b.to_string();
-    let recv = Bridge::recv(&key, b.as_str(), ("--listen", &ep), &cfg, &["--create", &cap, "--element-size", "16"]);
-    let mut send = Bridge::send(a.as_str(), &key, ("--connect", &ep), &cfg, &["--reliable"]);
+    let (cap, es) = (cap_b.to_string(), es.to_string());
+    let recv = Bridge::recv(&key, b.as_str(), ("--listen", &ep), &cfg, &["--create", &cap, "--element-size", &es]);
+    let mut send = Bridge::send(a.as_str(), &key, ("--connect", &ep), &cfg, send_opts);
     send.wait_for(60, "matched: true", |v| v["matched"] == true);
     (a, b, qa, send, recv, cfg)
 }
@@ -492,6 +504,57 @@ fn bridge_loss_lapped_sender_cursor_counts_exactly() {
     assert_eq!(r["records"].as_u64(), Some(seqs.len() as u64), "{r}");
     // Catching up after SIGCONT, the sender packed waiting records together.
     assert!(s["messages"].as_u64() < s["records"].as_u64(), "no batching: {s}");
+    let _ = std::fs::remove_file(cfg);
+}
+
+/// The default, lossy mode: while the receiver is stopped (SIGSTOP), the
+/// socket buffers fill and Zenoh drops the sender's messages (congestion
+/// control Drop) instead of blocking it; the receiver then reports as lost
+/// exactly the elements that never arrived.
+#[test]
+fn bridge_loss_messages_dropped_under_congestion_are_counted_exactly() {
+    if !in_private_netns("bridge_loss_messages_dropped_under_congestion_are_counted_exactly") {
+        return;
+    }
+    let es = 1024usize;
+    let (_a, b, qa, mut send, recv, cfg) = pair_with("drop", 17506, 32768, 1 << 17, es as u32, &[]);
+    let qb = ByteQueue::open(b.as_str(), es as u32, &Options::new()).unwrap();
+    let mut seq = 0u64;
+    let burst = |n: u64, every: u64, seq: &mut u64| {
+        for _ in 0..n {
+            push(&qa, *seq, 1);
+            *seq += 1;
+            if (*seq).is_multiple_of(every) {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    };
+    burst(100, 8, &mut seq);
+    wait_quiet(&qb, Duration::from_millis(300), Duration::from_secs(30));
+    recv.signal("-STOP");
+    // 100 MB while the receiver reads nothing: more than the socket buffers hold.
+    burst(100_000, 1000, &mut seq);
+    let want = seq;
+    send.wait_for(120, "every record published", |v| {
+        v["records"].as_u64().unwrap_or(0) + v["lost"].as_u64().unwrap_or(0) >= want
+    });
+    recv.signal("-CONT");
+    thread::sleep(Duration::from_millis(500));
+    burst(200, 8, &mut seq);
+    wait_quiet(&qb, Duration::from_millis(1000), Duration::from_secs(60));
+    let s = send.stop();
+    let r = recv.stop();
+
+    let got = read_all(&qb);
+    let seqs: Vec<u64> = got.iter().map(|g| g.0).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "out of order or duplicated");
+    assert_eq!(seqs.last(), Some(&(seq - 1)), "the last record arrived");
+    let missing = seq - seqs.len() as u64;
+    eprintln!("congestion: {missing} of {seq} records never arrived; sender {s}; receiver {r}");
+    assert!(r["lost_network"].as_u64() > Some(0), "nothing was dropped: the test did not congest the link; {r}");
+    assert_eq!(r["lost"].as_u64(), Some(missing), "receiver's reported loss vs records really missing; {r}");
+    assert_eq!(r["lost_network"].as_u64().zip(r["lost_sender"].as_u64()).map(|(n, l)| n + l), Some(missing), "{r}");
+    assert_eq!(s["lost"].as_u64(), r["lost_sender"].as_u64(), "sender {s} vs receiver {r}");
     let _ = std::fs::remove_file(cfg);
 }
 
