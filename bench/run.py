@@ -31,7 +31,8 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or BENCH / "target")
 RUST_BIN = TARGET / "release" / "slick-bench"
 PY_SCRIPT = BENCH / "python" / "bench_py.py"
 
-RUNS = ["a", "b", "c", "d", "e", "f", "g"]
+RUNS = ["a", "b", "c", "d", "e", "f", "g", "z32", "z1024", "zlat"]
+LATENCY_RUNS = ("f", "zlat")
 RUN_TITLES = {
     "a": "a: SPSC, u64, one item per reserve/publish (msgs/s)",
     "b": "b: SPSC, 64-byte element (msgs/s)",
@@ -40,6 +41,9 @@ RUN_TITLES = {
     "e": "e: SPSC across processes over shared memory (msgs/s)",
     "f": "f: ping-pong round trip across processes (ns)",
     "g": "g: one thread, reserve+write+publish+read (ns per step)",
+    "z32": "z32: queue bridged over Zenoh vs raw Zenoh pub/sub, 32-byte records, TCP on 127.0.0.1 (msgs/s)",
+    "z1024": "z1024: queue bridged over Zenoh vs raw Zenoh pub/sub, 1024-byte records, TCP on 127.0.0.1 (msgs/s)",
+    "zlat": "zlat: one-way latency, queue bridged over Zenoh vs raw Zenoh pub/sub, 32-byte records (ns)",
 }
 IMPL_LABELS = {
     "slick": "slick-queue (default: read_last on)",
@@ -48,8 +52,10 @@ IMPL_LABELS = {
     "disruptor": "disruptor",
     "mpsc": "std::sync::mpsc (sync_channel)",
     "iceoryx2": "iceoryx2",
+    "bridge": "slickq bridge (queue -> Zenoh -> queue)",
+    "zenoh": "raw Zenoh pub/sub",
 }
-OURS = ("slick", "slick-nolast")
+OURS = ("slick", "slick-nolast", "bridge")
 
 PY_TESTS = ["step", "xput", "pingpong"]
 #: Python implementations that run only some tests (bench_py.py ONLY_TESTS).
@@ -369,6 +375,15 @@ def targets(data: dict) -> list[tuple[str, str, str]]:
         if p50 is not None:
             rows.append((f"f p50 <= 400 ns, p99.9 <= 2 µs ({IMPL_LABELS[imp]})", f"{p50:.0f} ns / {p999:,.0f} ns",
                          verdict(p50 <= 400) + " / " + verdict(p999 <= 2000)))
+    for run, size in (("z32", 32), ("z1024", 1024)):
+        b, z = med(run, "bridge", "msgs_per_sec"), med(run, "zenoh", "msgs_per_sec")
+        if b is not None and z:
+            rows.append((f"bridge >= 80% of raw Zenoh throughput, {size}-byte records",
+                         f"{b / z:.2f}x ({fmt_rate(b)} vs {fmt_rate(z)})", verdict(b >= 0.8 * z)))
+    b, z = med("zlat", "bridge", "p50"), med("zlat", "zenoh", "p50")
+    if b is not None and z:
+        rows.append(("bridge p50 one-way latency <= 1.2x raw Zenoh's", f"{b / z:.2f}x ({fmt_ns(b)} vs {fmt_ns(z)})",
+                     verdict(b <= 1.2 * z)))
     g_nl = med("g", "slick-nolast", "ns_per_step")
     g = med("g", "slick", "ns_per_step")
     if g_nl is not None:
@@ -448,6 +463,10 @@ def render(data: dict, out_dir: Path) -> None:
              "they are only meaningful within one run of this command.\n")
     if data.get("smoke"):
         L.append("**Smoke run: tiny counts, figures meaningless.**\n")
+    for mg in data.get("merged", []):
+        L.append(f"Runs {', '.join(mg['runs'])} were measured separately, {mg['date']}, by `{mg['command']}` at commit "
+                 f"{mg['commit']} ({mg['cpu']}; {mg['reps']} process runs per cell; load average before/after "
+                 f"{'/'.join(f'{x:.2f}' for x in mg['load_before'])} / {'/'.join(f'{x:.2f}' for x in mg['load_after'])}).\n")
     L.append("Reading the throughput figures: a two-thread run settles in one of two regimes. Either the consumer "
              "trails the producer by up to half the ring and each side streams through cache lines the other is "
              "done with (fast), or the consumer catches up and polls the very slot line the producer writes next, "
@@ -470,10 +489,11 @@ def render(data: dict, out_dir: Path) -> None:
             continue
         L.append(f"\n### {RUN_TITLES[run]}\n")
         cells = R[run]
-        metrics = ["p50", "p99", "p999"] if run == "f" else [None]
+        metrics = ["p50", "p99", "p999"] if run in LATENCY_RUNS else [None]
         for metric in metrics:
             if metric:
-                L.append(f"\n{ {'p50': 'p50', 'p99': 'p99', 'p999': 'p99.9'}[metric] } round trip:\n")
+                what = "round trip" if run == "f" else "one-way"
+                L.append(f"\n{ {'p50': 'p50', 'p99': 'p99', 'p999': 'p99.9'}[metric] } {what}:\n")
             peers = [i for i in cells if i not in OURS and "failed" not in cells[i] and "unsupported" not in cells[i]]
             head = "| implementation | median | min | max | runs |" + "".join(f" vs {i} |" for i in peers)
             L.append(head)
@@ -579,6 +599,12 @@ def render(data: dict, out_dir: Path) -> None:
              "have no batch API, so they have no run c; only iceoryx2 is measured across processes.")
     L.append("- Python: `bench/python/bench_py.py`, run with each implementation's interpreter (our binding and "
              "slick-queue-py 2.3.0 both import as `slick_queue_py`, so each lives in its own virtualenv).")
+    L.append("- Bridge runs (z32, z1024, zlat): `bench/src/bridge.rs`. Two Zenoh sessions in one process, TCP on "
+             "127.0.0.1, scouting off, inside a private network namespace (`unshare -n`, only `lo`). `bridge`: producer -> "
+             "shared-memory queue -> `slick-queue-zenoh` Sender (congestion control Block; busy-polling in zlat) -> Zenoh -> "
+             "Receiver -> shared-memory queue -> consumer thread. `zenoh`: `put` of the same payload -> subscriber callback "
+             "(Zenoh's own batching for throughput, express for latency). Throughput counts what the consumer received, "
+             "from the first put to the last arrival.")
     L.append(f"- Exact command: `{data['command']}`.")
     (out_dir / "BENCHMARKS.md").write_text("\n".join(L) + "\n")
     log(f"wrote {out_dir / 'BENCHMARKS.md'}")
@@ -702,6 +728,9 @@ def main() -> None:
     ap.add_argument("--out-dir", default=None, help="where BENCHMARKS.md and bench/ go (default docs/, none for --smoke)")
     ap.add_argument("--json", default=None, help="also write the results JSON here")
     ap.add_argument("--render-only", metavar="RESULTS_JSON", help="re-render the docs from a results JSON")
+    ap.add_argument("--merge-into", metavar="RESULTS_JSON",
+                    help="run only the given --runs and merge them into this results JSON (replacing those runs), "
+                         "then render; the docs say which runs were measured when, by which command")
     ap.add_argument("--command", default=os.environ.get("SLICK_BENCH_COMMAND"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     started = time.monotonic()
@@ -709,6 +738,27 @@ def main() -> None:
     if args.render_only:
         data = json.loads(Path(args.render_only).read_text())
         render(data, Path(args.out_dir or ROOT / "docs"))
+        return
+
+    if args.merge_into:
+        base = json.loads(Path(args.merge_into).read_text())
+        runs = [r for r in args.runs.split(",") if r]
+        reps = args.reps or 5
+        info = machine_info()
+        part = rust_runs(runs, reps, False)
+        info["load_after"] = os.getloadavg()
+        base.setdefault("rust", {}).update(part)
+        base.setdefault("merged", []).append({
+            "runs": runs, "reps": reps, "date": info["date"], "commit": info["commit"], "cpu": info["cpu"],
+            "load_before": info["load_before"], "load_after": info["load_after"],
+            "command": args.command or "bench/run " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        })
+        Path(args.merge_into).write_text(json.dumps(base, indent=1))
+        render(base, Path(args.out_dir or ROOT / "docs"))
+        for t, v, ok in targets(base):
+            log(f"target: {t}: {v}: {ok}")
+        if any("failed" in c for cells in part.values() for c in cells.values()):
+            sys.exit(1)
         return
 
     reps = args.reps or (1 if args.smoke else 5)

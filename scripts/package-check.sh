@@ -15,8 +15,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-echo "package: cargo package -p slick-queue -p slickq"
-cargo package --locked --allow-dirty -p slick-queue -p slickq
+echo "package: cargo package -p slick-queue -p slick-queue-zenoh -p slickq"
+cargo package --locked --allow-dirty -p slick-queue -p slick-queue-zenoh -p slickq
 
 # A target dir of its own (the packaged crates are other packages to cargo),
 # without debug info: a third of the disk and less link time. The packages
@@ -31,7 +31,7 @@ work="${TMPDIR:-/tmp}/slick-queue-package-check-$(printf %s "$root" | cksum | cu
 rm -rf "$work"
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
-for crate in slick-queue slickq; do
+for crate in slick-queue slick-queue-zenoh slickq; do
   tar -xzf "target/package/$crate-$version.crate" -C "$work"
   find "$work/$crate-$version" -type f -exec touch {} +
   for f in LICENSE Cargo.lock; do
@@ -41,8 +41,13 @@ done
 # The unpacked slickq depends on slick-queue $version from crates.io; use the
 # unpacked one instead (the same files a publish would upload).
 patch="patch.crates-io.slick-queue.path=\"$work/slick-queue-$version\""
-for crate in slick-queue slickq; do
-  echo "package: cargo test in the unpacked $crate-$version"
-  (cd "$work/$crate-$version" && cargo test --config "$patch" 2>&1)
-done
-echo "package: both crates package and their packaged tests pass"
+patch_zenoh="patch.crates-io.slick-queue-zenoh.path=\"$work/slick-queue-zenoh-$version\""
+# slickq's packaged tests run without its default "bridge" feature, and
+# slick-queue-zenoh's are not run from the package: both would build the zenoh
+# dependency graph a second time (about 3 minutes); cargo package above built
+# both packages as published, and 20-rust runs the bridge's tests.
+echo "package: cargo test in the unpacked slick-queue-$version"
+(cd "$work/slick-queue-$version" && cargo test --config "$patch" 2>&1)
+echo "package: cargo test --no-default-features in the unpacked slickq-$version"
+(cd "$work/slickq-$version" && cargo test --no-default-features --config "$patch" --config "$patch_zenoh" 2>&1)
+echo "package: the three crates package and the packaged tests pass"

@@ -27,6 +27,8 @@ fn default_count(run: &str) -> u64 {
         "d" => 10_000_000, // per producer
         "f" => 1_000_000,
         "g" => 100_000_000,
+        "z32" | "z1024" => 2_000_000,
+        "zlat" => 20_000,
         _ => 0,
     }
 }
@@ -36,16 +38,26 @@ fn smoke_count(run: &str) -> u64 {
     match run {
         "f" => 2_000,
         "g" => 100_000,
+        "z32" | "z1024" => 20_000,
+        "zlat" => 500,
         _ => 200_000,
     }
 }
 
-pub const RUNS: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
-pub const IMPLS: [&str; 6] = ["slick", "slick-nolast", "crossbeam", "disruptor", "mpsc", "iceoryx2"];
+pub const RUNS: [&str; 10] = ["a", "b", "c", "d", "e", "f", "g", "z32", "z1024", "zlat"];
+pub const IMPLS: [&str; 8] = ["slick", "slick-nolast", "crossbeam", "disruptor", "mpsc", "iceoryx2", "bridge", "zenoh"];
+
+/// The bridge runs (z...) compare the bridge with raw Zenoh only; the other
+/// runs never involve those two: `list` leaves such pairs out.
+fn relevant(run: &str, imp: &str) -> bool {
+    run.starts_with('z') == matches!(imp, "bridge" | "zenoh")
+}
 
 /// `Ok(())` if `imp` can run `run`, else why not (shown in the tables).
 fn support(run: &str, imp: &str) -> Result<(), &'static str> {
     match (imp, run) {
+        ("bridge" | "zenoh", "z32" | "z1024" | "zlat") => zenoh_support(),
+        (_, "z32" | "z1024" | "zlat") | ("bridge" | "zenoh", _) => Err("bridge runs only"),
         ("slick" | "slick-nolast", _) => Ok(()),
         ("crossbeam" | "mpsc", "c") => Err("no batch API"),
         ("crossbeam" | "disruptor" | "mpsc", "e" | "f") => Err("in-process only"),
@@ -60,6 +72,16 @@ fn support(run: &str, imp: &str) -> Result<(), &'static str> {
         ("iceoryx2", _) => Err("runs e and f only (shared memory)"),
         _ => Err("unknown implementation"),
     }
+}
+
+#[cfg(feature = "zenoh")]
+fn zenoh_support() -> Result<(), &'static str> {
+    slick_queue_bench::bridge::available()
+}
+
+#[cfg(not(feature = "zenoh"))]
+fn zenoh_support() -> Result<(), &'static str> {
+    Err("built without the zenoh feature")
 }
 
 #[derive(Serialize)]
@@ -81,6 +103,8 @@ fn note(run: &str, imp: &str) -> String {
         "disruptor" => "BusySpin, EventPoller consumer",
         "mpsc" => "sync_channel, try_recv",
         "iceoryx2" => "ipc publish/subscribe, loan+send",
+        "bridge" => "slick-queue-zenoh Sender/Receiver, shm queues at both ends, Block",
+        "zenoh" => "raw Zenoh put/subscriber callback, Block",
         _ => "",
     };
     let shape = match run {
@@ -91,6 +115,9 @@ fn note(run: &str, imp: &str) -> String {
         "e" => "SPSC across processes, u64",
         "f" => "ping-pong across processes, queues of 1024",
         "g" => "one thread: reserve+write+publish+read",
+        "z32" => "32-byte records over Zenoh, TCP on 127.0.0.1",
+        "z1024" => "1024-byte records over Zenoh, TCP on 127.0.0.1",
+        "zlat" => "one-way latency, 32-byte records paced every 200 us, TCP on 127.0.0.1",
         _ => "",
     };
     format!("{shape}; {opts}")
@@ -108,7 +135,7 @@ fn main() {
             let cells: Vec<Cell> = RUNS
                 .iter()
                 .flat_map(|&run| {
-                    IMPLS.iter().map(move |&imp| {
+                    IMPLS.iter().filter(move |&&imp| relevant(run, imp)).map(move |&imp| {
                         let s = support(run, imp);
                         Cell {
                             run,
@@ -158,6 +185,10 @@ fn main() {
 
 fn measure(run: &str, imp: &str, count: u64) -> Outcome {
     let note = note(run, imp);
+    #[cfg(feature = "zenoh")]
+    if run.starts_with('z') {
+        return measure_bridge(run, imp, count, note);
+    }
     let opts = xproc::slick_options(imp);
     let spsc = |per_producer, batch| Shape { producers: 1, per_producer, batch, pinned: true };
     let shape = match run {
@@ -215,4 +246,26 @@ fn measure(run: &str, imp: &str, count: u64) -> Outcome {
         _ => fail(&format!("no measurement for run {run} with {imp}")),
     };
     Outcome::throughput(run, imp, items, elapsed, &note)
+}
+
+#[cfg(feature = "zenoh")]
+fn measure_bridge(run: &str, imp: &str, count: u64, note: String) -> Outcome {
+    use slick_queue_bench::bridge;
+    bridge::ensure_private_netns();
+    if run == "zlat" {
+        let h = if imp == "bridge" { bridge::bridge_latency(count) } else { bridge::raw_latency(count) };
+        return Outcome {
+            run: run.into(),
+            imp: imp.into(),
+            count,
+            secs: 0.0,
+            latency_ns: Some(latency(&h)),
+            note,
+            ..Default::default()
+        };
+    }
+    let size = if run == "z32" { 32 } else { 1024 };
+    let x = if imp == "bridge" { bridge::bridge_xput(count, size) } else { bridge::raw_xput(count, size) };
+    let note = format!("{note}; received {} of {count}, {} lost", x.received, x.lost);
+    Outcome::throughput(run, imp, x.received, x.elapsed, &note)
 }

@@ -66,6 +66,10 @@ enum Command {
     /// Quick throughput and latency runs of the library on this machine.
     #[command(long_about = BENCH_ABOUT)]
     Bench(BenchArgs),
+    /// Carry a queue's records to other hosts over Zenoh (send / recv).
+    #[cfg(feature = "bridge")]
+    #[command(long_about = cmd::bridge::BRIDGE_ABOUT)]
+    Bridge(cmd::bridge::BridgeArgs),
 }
 
 const LS_ABOUT: &str = "\
@@ -430,6 +434,8 @@ fn main() -> ExitCode {
             }
         }
         Command::Bench(a) => cmd::bench::run(a.records, a.pings, a.capacity, a.json),
+        #[cfg(feature = "bridge")]
+        Command::Bridge(a) => cmd::bridge::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
 //! One module per subcommand, and the helpers they share.
 
 pub mod bench;
+#[cfg(feature = "bridge")]
+pub mod bridge;
 pub mod consume;
 pub mod inspect;
 pub mod ls;

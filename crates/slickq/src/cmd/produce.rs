@@ -73,7 +73,7 @@ pub fn run(o: ProduceOpts) -> Result<()> {
         q.push(rec).map_err(|e| msg(format!("cannot publish record {}: {e}", *records + 1)))?;
         *records += 1;
         *bytes += rec.len() as u64;
-        if *records % 1024 == 0 {
+        if records.is_multiple_of(1024) {
             pb.set_position(*records);
             pb.set_message(human_bytes(*bytes as f64));
         }
