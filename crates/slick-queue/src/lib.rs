@@ -67,6 +67,8 @@
 //! * `attach` — the create/open handshake and its validation.
 //! * `ring` — the algorithm, with the memory-ordering argument.
 //! * `cursor` — [`SharedCursor`], the work-stealing cursor in its own object.
+//! * `doorbell` — how idle readers sleep and our producers wake them (the
+//!   handshake and its ordering argument); `wait` — the waits built on it.
 //! * `queue` — [`Queue`], [`ByteQueue`] and their records.
 //!
 //! See `docs/DESIGN.md` in the repository for the design, the orderings and
@@ -76,6 +78,7 @@
 
 pub mod layout;
 
+mod doorbell;
 mod error;
 mod options;
 mod queue;
@@ -131,12 +134,33 @@ pub use cursor::SharedCursor;
 pub use bytemuck::Pod;
 
 /// Unlinks the shared-memory queue (or cursor) `name` without attaching to
-/// it. One leading `/` is accepted. `Ok(true)` if it was removed, `Ok(false)`
+/// it, and the queue's doorbell object (`<name>.doorbell`) if there is one.
+/// One leading `/` is accepted. `Ok(true)` if `name` was removed, `Ok(false)`
 /// if no such name existed. Processes that have it mapped keep their mapping;
 /// the next creator of the name gets a fresh segment.
 pub fn remove(name: &str) -> Result<bool> {
-    shm::unlink(&ShmName::new(name)?)
+    let name = ShmName::new(name)?;
+    let removed = shm::unlink(&name)?;
+    remove_doorbell(&name);
+    Ok(removed)
 }
+
+/// Unlinks the doorbell object of `queue`, if there is one (best effort: a
+/// doorbell that is gone or cannot be unlinked only costs the next
+/// attacher a fresh or a shared one).
+#[cfg(all(unix, not(loom)))]
+fn remove_doorbell(queue: &ShmName) {
+    if let Ok(bell) = ShmName::new(&doorbell::doorbell_name(queue.bare())) {
+        let _ = shm::unlink(&bell);
+    }
+}
+
+#[cfg(not(all(unix, not(loom))))]
+fn remove_doorbell(queue: &ShmName) {
+    match *queue {}
+}
+
+pub use doorbell::{doorbell_name, DOORBELL_LEN, DOORBELL_SUFFIX, DOORBELL_WAITERS_OFFSET};
 
 /// Facts about an existing segment read without joining the queue or
 /// modifying it: for inspection tools.
