@@ -160,7 +160,9 @@ fn remove_doorbell(queue: &ShmName) {
     match *queue {}
 }
 
-pub use doorbell::{doorbell_name, DOORBELL_LEN, DOORBELL_SUFFIX, DOORBELL_WAITERS_OFFSET};
+pub use doorbell::{
+    doorbell_name, DOORBELL_LEN, DOORBELL_SUFFIX, DOORBELL_WAITERS_OFFSET, STALE_RINGS as DOORBELL_STALE_RINGS,
+};
 
 /// Facts about an existing segment read without joining the queue or
 /// modifying it: for inspection tools.
