@@ -371,6 +371,7 @@ impl Region {
 }
 
 /// Offset of the futex word (the ring counter) in a doorbell's memory.
+#[cfg_attr(any(loom, not(unix)), allow(dead_code))]
 pub(crate) const BELL_SEQ: usize = 0;
 /// Offset of the waiter count in a doorbell's memory: on a cache-line pair
 /// of its own, so producers' loads of it are not disturbed by rings.

@@ -151,6 +151,12 @@ pub(crate) fn wait_for<T>(
         if let Some(v) = attempt() {
             return Some(v);
         }
+        // A stop condition is checked after the snapshot of the ring
+        // counter, like the queue: a `wake_waiters` that came before the
+        // snapshot is seen here, one after it ends the sleep.
+        if on_ring.is_some_and(|stop| stop()) {
+            return None;
+        }
         let in_flight = ring.reserved_past(position());
         let slice = if in_flight {
             let n = nap;
@@ -162,6 +168,8 @@ pub(crate) fn wait_for<T>(
         };
         // (loom has no timed sleep: a record in flight is waited for by
         // yielding to its producer.)
+        #[cfg(loom)]
+        let _ = slice;
         #[cfg(loom)]
         let rang = if in_flight {
             loom::thread::yield_now();
