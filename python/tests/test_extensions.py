@@ -179,7 +179,7 @@ def test_close_while_another_thread_waits_is_safe():
     waiter.start()
     started.wait()
     time.sleep(0.05)
-    q.close()  # a waiter holds its own reference: it simply times out
+    q.close()  # wakes the waiter: it raises ValueError (or timed out first)
     waiter.join()
     assert outcome in ([(None, 0, 0)], ["operation on a closed SlickQueue"])
     with pytest.raises(ValueError, match="closed"):
