@@ -98,6 +98,10 @@ pub fn doorbell_name(queue: &str) -> String {
 /// The doorbell of one queue handle.
 pub(crate) struct Doorbell {
     mem: BellMemory,
+    /// `false` for the stand-in of a handle without a doorbell: its words
+    /// are private and never registered on, so producers' checks stay one
+    /// load (no `Option` test on the publish path) and never ring.
+    enabled: bool,
     /// A heap doorbell (private futex) or a shared object (shared futex).
     #[cfg_attr(any(loom, not(target_os = "linux")), allow(dead_code))]
     private: bool,
@@ -130,7 +134,18 @@ impl Side {
 impl Doorbell {
     /// A doorbell on the heap, for a local queue.
     pub fn local() -> Doorbell {
-        Doorbell { mem: BellMemory::local(), private: true, side: Side::new() }
+        Doorbell { mem: BellMemory::local(), enabled: true, private: true, side: Side::new() }
+    }
+
+    /// The stand-in of a handle without a doorbell (see `enabled`).
+    pub fn disabled() -> Doorbell {
+        Doorbell { mem: BellMemory::local(), enabled: false, private: true, side: Side::new() }
+    }
+
+    /// Whether this is a real doorbell (not the stand-in).
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// Creates or opens the doorbell object of the shared queue `queue`.
@@ -164,7 +179,7 @@ impl Doorbell {
         }
         let mapping = crate::region::Mapping::map(fd.as_fd(), crate::region::BELL_LEN).ok()?;
         let mem = BellMemory::shared(mapping).ok()?;
-        Some(Doorbell { mem, private: false, side: Side::new() })
+        Some(Doorbell { mem, enabled: true, private: false, side: Side::new() })
     }
 
     /// The producer's check after a publish (P2 in the module docs): rings

@@ -87,8 +87,9 @@ pub(crate) struct Ring {
     /// of the hot path.
     counters: Box<Counters>,
     /// The doorbell producers ring for sleeping readers (see `doorbell.rs`);
-    /// `None` when a shared queue's doorbell object could not be had.
-    bell: Option<Doorbell>,
+    /// a disabled stand-in when the handle has none (never registered on,
+    /// so the publish path's check needs no `Option` test).
+    bell: Doorbell,
     /// The longest sleep of a waiting reader (`Options::poll_interval`).
     poll_interval: std::time::Duration,
 }
@@ -120,7 +121,7 @@ impl Ring {
                 corrupt: AtomicU64::new(0),
                 overrun: AtomicU64::new(0),
             }),
-            bell,
+            bell: bell.unwrap_or_else(Doorbell::disabled),
             poll_interval: options.poll_interval,
         }
     }
@@ -136,7 +137,7 @@ impl Ring {
 
     /// The doorbell, if this handle has one.
     pub fn bell(&self) -> Option<&Doorbell> {
-        self.bell.as_ref()
+        self.bell.enabled().then_some(&self.bell)
     }
 
     pub fn element_size(&self) -> usize {
@@ -269,9 +270,7 @@ impl Ring {
             }
         }
         // P2 of the doorbell handshake: one load, a ring only for sleepers.
-        if let Some(bell) = &self.bell {
-            bell.after_publish();
-        }
+        self.bell.after_publish();
         Ok(())
     }
 

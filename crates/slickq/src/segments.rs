@@ -42,6 +42,9 @@ pub enum Status {
     Short,
     /// Could not be opened.
     Unreadable,
+    /// The doorbell object of a queue (`<queue>.doorbell`): where idle
+    /// readers of this project sleep. Not a queue; removed with its queue.
+    Doorbell,
 }
 
 impl Status {
@@ -57,12 +60,13 @@ impl Status {
             Status::Foreign => "foreign",
             Status::Short => "short",
             Status::Unreadable => "unreadable",
+            Status::Doorbell => "doorbell",
         }
     }
 
     /// Whether the object carries the layout marker (is a queue, healthy or not).
     pub fn is_queue(self) -> bool {
-        !matches!(self, Status::Foreign | Status::Short | Status::Unreadable)
+        !matches!(self, Status::Foreign | Status::Short | Status::Unreadable | Status::Doorbell)
     }
 
     /// Whether a queue in this state becomes stale once older than the grace period.
@@ -131,6 +135,10 @@ pub struct Segment {
     pub note: Option<String>,
     /// The decoded header (queues only).
     pub header: Option<HeaderView>,
+    /// Readers asleep on the queue's doorbell (queues with a doorbell
+    /// object only; a reader that died asleep counts until a producer
+    /// notices).
+    pub sleeping_readers: Option<u32>,
 }
 
 /// Feature names of a marker nibble.
@@ -258,11 +266,46 @@ fn age_of(path: &PathBuf) -> Option<Duration> {
     Some(SystemTime::now().duration_since(modified).unwrap_or(Duration::ZERO))
 }
 
+/// The queue whose doorbell object `bare` is, if it looks like one (the
+/// name suffix and the length of a doorbell object).
+pub fn doorbell_of(bare: &str, len: u64) -> Option<&str> {
+    let queue = bare.strip_suffix(slick_queue::DOORBELL_SUFFIX)?;
+    (!queue.is_empty() && len == slick_queue::DOORBELL_LEN).then_some(queue)
+}
+
 fn from_info(info: SegmentInfo, owners: &Owners, grace: Duration) -> Segment {
     let bare = info.name.strip_prefix('/').unwrap_or(&info.name).to_owned();
     let age = age_of(&PathBuf::from(SHM_DIR).join(&bare));
+    if let Some(queue) = doorbell_of(&bare, info.len) {
+        // A doorbell whose queue is gone (removed by a tool that does not
+        // know doorbells) is stale once past the grace period.
+        let orphan = matches!(segment_info(queue), Err(Error::NotFound { .. }));
+        let sleepers = slick_queue::inspect::sleeping_readers(queue).ok().flatten().unwrap_or(0);
+        let note = if orphan {
+            format!("doorbell of /{queue}, which no longer exists")
+        } else {
+            format!("doorbell of queue /{queue}: {sleepers} reader(s) asleep")
+        };
+        return Segment {
+            stale: orphan && age.is_some_and(|a| a >= grace),
+            is_queue: false,
+            name: bare,
+            status: Status::Doorbell,
+            bytes: info.len,
+            mode: format!("{:04o}", info.mode),
+            uid: info.uid,
+            owner: owners.name(info.uid),
+            age_secs: age.map(|a| a.as_secs_f64()),
+            note: Some(note),
+            header: None,
+            sleeping_readers: None,
+        };
+    }
     let (status, note) = classify(info.len, info.header.as_ref());
+    let sleeping_readers =
+        if status.is_queue() { slick_queue::inspect::sleeping_readers(&bare).ok().flatten() } else { None };
     Segment {
+        sleeping_readers,
         stale: status.can_go_stale() && age.is_some_and(|a| a >= grace),
         is_queue: status.is_queue(),
         name: bare,
@@ -293,6 +336,7 @@ fn unreadable(bare: &str, owners: &Owners, why: String) -> Segment {
         age_secs: age_of(&path).map(|a| a.as_secs_f64()),
         note: Some(why),
         header: None,
+        sleeping_readers: None,
     }
 }
 
@@ -376,6 +420,16 @@ mod tests {
         assert_eq!(classify(full, Some(&header(0xDEAD_BEEF, 16, 8, 1, 3))).0, Status::Foreign);
         assert_eq!(classify(0, None).0, Status::Short);
         assert!(Status::Initializing.can_go_stale() && !Status::Ok.can_go_stale() && !Status::Foreign.can_go_stale());
+        assert!(!Status::Doorbell.is_queue());
+    }
+
+    #[test]
+    fn doorbell_objects_are_recognised_by_name_and_length() {
+        let len = slick_queue::DOORBELL_LEN;
+        assert_eq!(doorbell_of("orders.doorbell", len), Some("orders"));
+        assert_eq!(doorbell_of("orders.doorbell", len + 1), None);
+        assert_eq!(doorbell_of("orders", len), None);
+        assert_eq!(doorbell_of(".doorbell", len), None);
     }
 
     #[test]

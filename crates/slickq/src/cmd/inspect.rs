@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde::Serialize;
+use slick_queue::doorbell_name;
 use slick_queue::inspect::read_slots;
 use slick_queue::layout::EMPTY_INDEX;
 
@@ -115,6 +116,12 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
             format!("last_published  {}", h.last_published.map_or_else(|| "none".to_owned(), |l| l.to_string())),
         ]);
     }
+    lines.push(match seg.sleeping_readers {
+        Some(n) => {
+            format!("sleeping        {n} reader(s) asleep on the doorbell (/dev/shm/{})", doorbell_name(&seg.name))
+        }
+        None => "sleeping        - (no doorbell object: no process of this project has attached)".to_owned(),
+    });
     for l in lines {
         writeln!(w, "{l}").map_err(out)?;
     }
