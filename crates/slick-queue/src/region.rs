@@ -391,7 +391,7 @@ pub(crate) struct BellMemory {
 }
 
 enum BellBacking {
-    Local(#[allow(dead_code)] Box<BellLocal>),
+    Local(#[allow(dead_code)] LocalBell),
     #[cfg(all(unix, not(loom)))]
     Mapped(#[allow(dead_code)] Mapping),
 }
@@ -401,8 +401,23 @@ struct BellLocal {
     waiters: CachePadded<AtomicU32>,
 }
 
-// SAFETY: the pointers point into memory owned by `backing` (a box whose
-// heap block never moves, or a mapping), and are only ever used as shared
+/// The heap block of a local doorbell, held as a raw pointer (from
+/// `Box::leak`) so that moving it never invalidates the word pointers
+/// derived from it (as `LocalBlock`).
+struct LocalBell(NonNull<BellLocal>);
+
+impl Drop for LocalBell {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::leak` in `BellMemory::local`
+        // and is released exactly once, here; no reference derived from it
+        // outlives the `BellMemory` that owns this value (its accessors
+        // borrow `&self`).
+        unsafe { drop(Box::from_raw(self.0.as_ptr())) }
+    }
+}
+
+// SAFETY: the pointers point into memory owned by `backing` (a leaked heap
+// block freed only on drop, or a mapping), and are only ever used as shared
 // references to atomics, so sending or sharing the value across threads
 // cannot create a data race.
 unsafe impl Send for BellMemory {}
@@ -414,9 +429,14 @@ impl BellMemory {
     pub fn local() -> BellMemory {
         let block =
             Box::new(BellLocal { seq: CachePadded(AtomicU32::new(0)), waiters: CachePadded(AtomicU32::new(0)) });
-        let seq = NonNull::from(&*block.seq);
-        let waiters = NonNull::from(&*block.waiters);
-        BellMemory { seq, waiters, backing: BellBacking::Local(block) }
+        let block = NonNull::from(Box::leak(block));
+        // SAFETY: `block` points to a live, leaked `BellLocal` owned by the
+        // returned value, which frees it only when dropped.
+        let (seq, waiters) = unsafe {
+            let b = block.as_ref();
+            (NonNull::from(&*b.seq), NonNull::from(&*b.waiters))
+        };
+        BellMemory { seq, waiters, backing: BellBacking::Local(LocalBell(block)) }
     }
 
     /// The words of a mapped doorbell object, if the mapping holds them.
