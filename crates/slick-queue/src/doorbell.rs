@@ -88,6 +88,16 @@ pub const DOORBELL_LEN: u64 = crate::region::BELL_LEN as u64;
 /// Offset of the waiter count in a doorbell object (a native-endian `u32`).
 pub const DOORBELL_WAITERS_OFFSET: u64 = crate::region::BELL_WAITERS as u64;
 
+/// Offset of a doorbell object's identification word ([`DOORBELL_MAGIC`]).
+pub const DOORBELL_MAGIC_OFFSET: u64 = crate::region::BELL_MAGIC as u64;
+
+/// The identification word a doorbell object's creator writes at
+/// [`DOORBELL_MAGIC_OFFSET`] (native-endian; the bytes `SLQBELL1` on
+/// little-endian machines). An object of that name without it (say, a
+/// user's own queue that happens to be called `<name>.doorbell`) is never
+/// used as a doorbell: nothing is ever written into it.
+pub const DOORBELL_MAGIC: u64 = u64::from_le_bytes(*b"SLQBELL1");
+
 /// The doorbell object name of the queue `name` (bare, without the leading
 /// `/`), e.g. `orders.doorbell` for `orders`.
 pub fn doorbell_name(queue: &str) -> String {
@@ -157,27 +167,37 @@ impl Doorbell {
         use crate::shm;
         use std::os::fd::AsFd;
         let name = shm::ShmName::new(&doorbell_name(queue.bare())).ok()?;
-        let fd = match shm::create_exclusive(&name, mode).ok()? {
+        let (fd, created) = match shm::create_exclusive(&name, mode).ok()? {
             Some(fd) => {
                 if shm::set_len(&fd, DOORBELL_LEN, &name).is_err() {
                     let _ = shm::unlink(&name);
                     return None;
                 }
-                fd
+                (fd, true)
             }
-            None => shm::open_rw(&name).ok()?,
+            None => (shm::open_rw(&name).ok()?, false),
         };
-        // A creator sizes the object right after creating it; give it a
-        // moment (it never writes anything else: zeros are the initial state).
+        // A creator sizes the object and writes the identification word
+        // right after creating it: give it a moment (20 ms at most). Anything
+        // else (another length, no word) is not a doorbell and is left alone.
         let mut tries = 0;
-        while shm::len(&fd, &name).ok()? < DOORBELL_LEN {
+        let mapping = loop {
+            if shm::len(&fd, &name).ok()? == DOORBELL_LEN {
+                let mapping = crate::region::Mapping::map(fd.as_fd(), crate::region::BELL_LEN).ok()?;
+                let magic = mapping.word_at(crate::region::BELL_MAGIC)?;
+                if created {
+                    magic.store(DOORBELL_MAGIC, Ordering::Release);
+                }
+                if magic.load(Ordering::Acquire) == DOORBELL_MAGIC {
+                    break mapping;
+                }
+            }
             tries += 1;
             if tries > 100 {
                 return None;
             }
             std::thread::sleep(Duration::from_micros(200));
-        }
-        let mapping = crate::region::Mapping::map(fd.as_fd(), crate::region::BELL_LEN).ok()?;
+        };
         let mem = BellMemory::shared(mapping).ok()?;
         Some(Doorbell { mem, enabled: true, private: false, side: Side::new() })
     }

@@ -81,7 +81,8 @@ pub fn read_bytes(name: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
 /// The number of readers registered as asleep on the doorbell of the queue
 /// `queue` (see `doorbell.rs`), read from its doorbell object
 /// `<queue>.doorbell`: `Ok(None)` when there is no such object (no handle of
-/// this crate has attached, or it was removed). A reader that died asleep
+/// this crate has attached, or it was removed) or it is not a doorbell (no
+/// [`crate::DOORBELL_MAGIC`]). A reader that died asleep
 /// stays counted until a producer notices (DESIGN.md, "The doorbell").
 pub fn sleeping_readers(queue: &str) -> Result<Option<u32>> {
     let queue = ShmName::new(queue)?;
@@ -93,9 +94,15 @@ pub fn sleeping_readers(queue: &str) -> Result<Option<u32>> {
         Err(crate::Error::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
+    let mut magic = [0u8; 8];
+    if shm::read_at(&fd, &mut magic, crate::doorbell::DOORBELL_MAGIC_OFFSET, &bell)? < 8
+        || u64::from_ne_bytes(magic) != crate::doorbell::DOORBELL_MAGIC
+    {
+        return Ok(None); // not (yet) a doorbell: nobody sleeps on it
+    }
     let mut b = [0u8; 4];
     if shm::read_at(&fd, &mut b, crate::doorbell::DOORBELL_WAITERS_OFFSET, &bell)? < 4 {
-        return Ok(Some(0)); // not sized yet: nobody registered
+        return Ok(None);
     }
     Ok(Some(u32::from_ne_bytes(b)))
 }

@@ -145,12 +145,18 @@ pub fn remove(name: &str) -> Result<bool> {
     Ok(removed)
 }
 
-/// Unlinks the doorbell object of `queue`, if there is one (best effort: a
-/// doorbell that is gone or cannot be unlinked only costs the next
-/// attacher a fresh or a shared one).
+/// Unlinks the doorbell object of `queue`, if there is one and it carries
+/// the doorbell's identification word (an unrelated object that merely has
+/// the name is left alone). Best effort: a doorbell that is gone or cannot be
+/// unlinked only costs the next attacher a fresh or a shared one.
 #[cfg(all(unix, not(loom)))]
 fn remove_doorbell(queue: &ShmName) {
-    if let Ok(bell) = ShmName::new(&doorbell::doorbell_name(queue.bare())) {
+    let Ok(bell) = ShmName::new(&doorbell::doorbell_name(queue.bare())) else { return };
+    let Ok(fd) = shm::open_ro(&bell) else { return };
+    let mut magic = [0u8; 8];
+    if matches!(shm::read_at(&fd, &mut magic, doorbell::DOORBELL_MAGIC_OFFSET, &bell), Ok(8))
+        && u64::from_ne_bytes(magic) == doorbell::DOORBELL_MAGIC
+    {
         let _ = shm::unlink(&bell);
     }
 }
@@ -161,7 +167,8 @@ fn remove_doorbell(queue: &ShmName) {
 }
 
 pub use doorbell::{
-    doorbell_name, DOORBELL_LEN, DOORBELL_SUFFIX, DOORBELL_WAITERS_OFFSET, STALE_RINGS as DOORBELL_STALE_RINGS,
+    doorbell_name, DOORBELL_LEN, DOORBELL_MAGIC, DOORBELL_MAGIC_OFFSET, DOORBELL_SUFFIX, DOORBELL_WAITERS_OFFSET,
+    STALE_RINGS as DOORBELL_STALE_RINGS,
 };
 
 /// Facts about an existing segment read without joining the queue or

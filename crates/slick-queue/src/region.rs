@@ -376,6 +376,8 @@ pub(crate) const BELL_SEQ: usize = 0;
 /// Offset of the waiter count in a doorbell's memory: on a cache-line pair
 /// of its own, so producers' loads of it are not disturbed by rings.
 pub(crate) const BELL_WAITERS: usize = 128;
+/// Offset of the identification word of a doorbell object.
+pub(crate) const BELL_MAGIC: usize = 8;
 /// Bytes of a doorbell's memory (local block or shared object).
 pub(crate) const BELL_LEN: usize = 256;
 
@@ -442,10 +444,10 @@ impl BellMemory {
     /// The words of a mapped doorbell object, if the mapping holds them.
     #[cfg(all(unix, not(loom)))]
     pub fn shared(mapping: Mapping) -> Result<BellMemory, Mapping> {
-        if mapping.len() < BELL_LEN {
+        if mapping.len() != BELL_LEN {
             return Err(mapping);
         }
-        // SAFETY: the mapping is at least BELL_LEN bytes long (checked above)
+        // SAFETY: the mapping is BELL_LEN bytes long (checked above)
         // and page-aligned, so both words (offsets 0 and 128, 4 bytes each)
         // lie inside it, naturally aligned. The memory is only ever accessed
         // through atomics.
@@ -543,6 +545,18 @@ impl Mapping {
         // SAFETY: slot `i` ends within the mapping (checked above) and is
         // 8-aligned (64 + 16 * i from a page-aligned base).
         Some(unsafe { &*self.ptr.as_ptr().add(crate::layout::HEADER_SIZE).cast::<Slot>().add(i) })
+    }
+
+    /// The 8-byte word at `offset` (a multiple of 8), if the mapping holds
+    /// it (the doorbell object's identification word).
+    pub fn word_at(&self, offset: usize) -> Option<&AtomicU64> {
+        if offset % 8 != 0 || offset.checked_add(8)? > self.len {
+            return None;
+        }
+        // SAFETY: the 8 bytes at `offset` lie inside the mapping (checked
+        // above) and are 8-aligned (page-aligned base, offset a multiple of
+        // 8); shared memory is only ever accessed through atomics.
+        Some(unsafe { &*self.ptr.as_ptr().add(offset).cast::<AtomicU64>() })
     }
 
     /// The 8-byte word at offset 0 (a shared work-stealing cursor object).

@@ -38,6 +38,10 @@ fn main() {
         Trial::test("waits_without_a_doorbell_still_see_records", waits_without_a_doorbell_still_see_records),
         Trial::test("publish_rings_only_for_sleepers", publish_rings_only_for_sleepers),
         Trial::test("wake_waiters_stops_sleepers", wake_waiters_stops_sleepers),
+        Trial::test(
+            "an_object_that_is_not_a_doorbell_is_never_written",
+            an_object_that_is_not_a_doorbell_is_never_written,
+        ),
     ];
     if cfg!(target_os = "linux") {
         tests.extend([
@@ -474,5 +478,45 @@ fn stale_waiter_count_of_a_killed_sleeper_is_reset() -> Result<(), Failed> {
     }
     assert!(after != rings, "producers never rang for the registered sleeper");
     assert_eq!(ring_count(&g.name)?, after, "producers still ring after the reset");
+    Ok(())
+}
+
+fn an_object_that_is_not_a_doorbell_is_never_written() -> Result<(), Failed> {
+    // A user's own queue that happens to be called `<name>.doorbell`, with
+    // exactly a doorbell's length (8 u64 elements: 64 + 8 * 16 + 8 * 8 = 256
+    // bytes): the queue `<name>` must not use it as its doorbell.
+    let mut g = ShmGuard::new("bell_foreign");
+    let impostor = g.also("x");
+    let queue = impostor.clone();
+    let impostor = doorbell_name(&queue);
+    let _cleanup = LongName(impostor.clone());
+    let other = Queue::<u64>::create_or_open(&impostor, 8, &Options::new())?;
+    other.push(77)?;
+    let info = slick_queue::inspect::segment_info(&impostor)?;
+    assert_eq!(info.len, slick_queue::DOORBELL_LEN, "the fixture must have a doorbell's length");
+    let mut before = vec![0u8; 256];
+    slick_queue::inspect::read_bytes(&impostor, 0, &mut before)?;
+
+    let q = Arc::new(Queue::<u64>::create_or_open(&queue, 64, &Options::new())?);
+    assert_eq!(q.sleeping_readers(), None, "a queue adopted a foreign object as its doorbell");
+    assert_eq!(slick_queue::inspect::sleeping_readers(&queue)?, None);
+    let reader = {
+        let q = Arc::clone(&q);
+        std::thread::spawn(move || {
+            let mut c = 0;
+            q.read_timeout(&mut c, LIMIT).map(|r| r.value())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    q.push(5)?;
+    assert_eq!(reader.join().map_err(|_| "reader panicked")?, Some(5));
+    let mut after = vec![0u8; 256];
+    slick_queue::inspect::read_bytes(&impostor, 0, &mut after)?;
+    assert_eq!(before, after, "the foreign object was written");
+    let mut c = 0;
+    assert_eq!(other.read(&mut c).map(|r| r.value()), Some(77));
+    // Removing the queue leaves the other object alone.
+    assert!(slick_queue::remove(&queue)?);
+    assert!(exists(&impostor), "remove() unlinked an object that is not a doorbell");
     Ok(())
 }

@@ -267,16 +267,24 @@ fn age_of(path: &PathBuf) -> Option<Duration> {
 }
 
 /// The queue whose doorbell object `bare` is, if it looks like one (the
-/// name suffix and the length of a doorbell object).
+/// name suffix and the length of a doorbell object; the caller also checks
+/// its identification word).
 pub fn doorbell_of(bare: &str, len: u64) -> Option<&str> {
     let queue = bare.strip_suffix(slick_queue::DOORBELL_SUFFIX)?;
     (!queue.is_empty() && len == slick_queue::DOORBELL_LEN).then_some(queue)
 }
 
+/// Whether the object `bare` carries a doorbell's identification word.
+fn has_doorbell_magic(bare: &str) -> bool {
+    let mut b = [0u8; 8];
+    matches!(slick_queue::inspect::read_bytes(bare, slick_queue::DOORBELL_MAGIC_OFFSET, &mut b), Ok(8))
+        && u64::from_ne_bytes(b) == slick_queue::DOORBELL_MAGIC
+}
+
 fn from_info(info: SegmentInfo, owners: &Owners, grace: Duration) -> Segment {
     let bare = info.name.strip_prefix('/').unwrap_or(&info.name).to_owned();
     let age = age_of(&PathBuf::from(SHM_DIR).join(&bare));
-    if let Some(queue) = doorbell_of(&bare, info.len) {
+    if let Some(queue) = doorbell_of(&bare, info.len).filter(|_| has_doorbell_magic(&bare)) {
         // A doorbell whose queue is gone (removed by a tool that does not
         // know doorbells) is stale once past the grace period.
         let orphan = matches!(segment_info(queue), Err(Error::NotFound { .. }));
