@@ -38,6 +38,7 @@ fn main() {
         Trial::test("waits_without_a_doorbell_still_see_records", waits_without_a_doorbell_still_see_records),
         Trial::test("publish_rings_only_for_sleepers", publish_rings_only_for_sleepers),
         Trial::test("wake_waiters_stops_sleepers", wake_waiters_stops_sleepers),
+        Trial::test("blocking_waits_return_records", blocking_waits_return_records),
         Trial::test(
             "an_object_that_is_not_a_doorbell_is_never_written",
             an_object_that_is_not_a_doorbell_is_never_written,
@@ -518,5 +519,41 @@ fn an_object_that_is_not_a_doorbell_is_never_written() -> Result<(), Failed> {
     // Removing the queue leaves the other object alone.
     assert!(slick_queue::remove(&queue)?);
     assert!(exists(&impostor), "remove() unlinked an object that is not a doorbell");
+    Ok(())
+}
+
+fn blocking_waits_return_records() -> Result<(), Failed> {
+    let g = ShmGuard::new("bell_block");
+    let q = Arc::new(Queue::<u64>::create_or_open(&g.name, 64, &slow_poll())?);
+    let never = || false;
+    // Nothing published: wait_published times out.
+    assert!(!q.wait_published(0, Some(Duration::from_millis(20)), &never));
+    let waiter = {
+        let q = Arc::clone(&q);
+        std::thread::spawn(move || {
+            let never = || false;
+            let published = q.wait_published(0, Some(Duration::from_secs(60)), &never);
+            let mut c = 0;
+            let private = q.read_wait(&mut c).value();
+            let shared = std::sync::atomic::AtomicU64::new(1);
+            let claimed = q.read_shared_wait(&shared).value();
+            (published, private, c, claimed, shared.load(Ordering::Relaxed))
+        })
+    };
+    until_sleeping(&q, 1)?;
+    q.push(41)?;
+    let t = Instant::now();
+    while !waiter.is_finished() && t.elapsed() < LIMIT {
+        // the shared-cursor wait needs a second record
+        if q.sleeping_readers() == Some(1) && t.elapsed() > Duration::from_millis(10) {
+            q.push(42)?;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (published, private, c, claimed, shared) = waiter.join().map_err(|_| "waiter panicked")?;
+    assert!(published, "wait_published missed the publish");
+    assert_eq!((private, c), (41, 1));
+    assert_eq!((claimed, shared), (42, 2));
     Ok(())
 }
