@@ -329,6 +329,13 @@ impl Ticket<'_> {
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         // Saturating: a producer may have reset a count it judged stale.
-        let _ = self.bell.mem.waiters().fetch_update(Ordering::SeqCst, Ordering::Relaxed, |w| w.checked_sub(1));
+        let waiters = self.bell.mem.waiters();
+        let mut w = waiters.load(Ordering::Relaxed);
+        while w != 0 {
+            match waiters.compare_exchange_weak(w, w - 1, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(actual) => w = actual,
+            }
+        }
     }
 }

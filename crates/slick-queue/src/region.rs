@@ -371,7 +371,7 @@ impl Region {
 }
 
 /// Offset of the futex word (the ring counter) in a doorbell's memory.
-#[cfg_attr(any(loom, not(unix)), allow(dead_code))]
+#[cfg_attr(any(loom, not(target_os = "linux")), allow(dead_code))]
 pub(crate) const BELL_SEQ: usize = 0;
 /// Offset of the waiter count in a doorbell's memory: on a cache-line pair
 /// of its own, so producers' loads of it are not disturbed by rings.
@@ -394,7 +394,7 @@ pub(crate) struct BellMemory {
 
 enum BellBacking {
     Local(#[allow(dead_code)] LocalBell),
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(target_os = "linux", not(loom)))]
     Mapped(#[allow(dead_code)] Mapping),
 }
 
@@ -441,8 +441,9 @@ impl BellMemory {
         BellMemory { seq, waiters, backing: BellBacking::Local(LocalBell(block)) }
     }
 
-    /// The words of a mapped doorbell object, if the mapping holds them.
-    #[cfg(all(unix, not(loom)))]
+    /// The words of a mapped doorbell object, if the mapping holds them
+    /// (Linux: other platforms have no doorbell object).
+    #[cfg(all(target_os = "linux", not(loom)))]
     pub fn shared(mapping: Mapping) -> Result<BellMemory, Mapping> {
         if mapping.len() != BELL_LEN {
             return Err(mapping);
@@ -549,6 +550,7 @@ impl Mapping {
 
     /// The 8-byte word at `offset` (a multiple of 8), if the mapping holds
     /// it (the doorbell object's identification word).
+    #[cfg(target_os = "linux")]
     pub fn word_at(&self, offset: usize) -> Option<&AtomicU64> {
         if offset % 8 != 0 || offset.checked_add(8)? > self.len {
             return None;
