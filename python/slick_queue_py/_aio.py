@@ -137,7 +137,9 @@ async def read_async(queue: SlickQueue, cursor: Any, timeout: Optional[float] = 
         return await asyncio.wait_for(future, timeout)  # type: ignore[no-any-return]
     except asyncio.TimeoutError:
         if isinstance(cursor, AtomicCursor):
-            return (None, 0)
+            # read()'s empty result, in the queue's API generation: (None, 0)
+            # by default, (None, 0, -1) in slick-queue-py 2.3.0's shapes.
+            return res
         return (None, 0, request.cursor)
     finally:
         if not future.done():

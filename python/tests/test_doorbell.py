@@ -124,6 +124,39 @@ def test_read_async_returns_what_read_wait_returns():
     asyncio.run(main())
 
 
+def test_read_async_follows_the_api_generation_of_the_queue():
+    # In slick-queue-py 2.3.0's shapes an AtomicCursor read is (data, size,
+    # read_index), and (None, 0, -1) when nothing comes, also after a timeout.
+    from slick_queue_py import api10, api23
+
+    async def main():
+        q = api23.SlickQueue(size=8, element_size=4)
+        c = AtomicCursor(bytearray(8))
+        assert await q.read_async(c, timeout=0.05) == (None, 0, -1)
+        assert await q.read_async(c, timeout=0) == (None, 0, -1)
+        q.write(b"ping")
+        assert await q.read_async(c, timeout=1.0) == (b"ping", 1, 0)
+        q.close()
+        q = api10.SlickQueue(size=8, element_size=4)
+        c = AtomicCursor(bytearray(8))
+        assert await q.read_async(c, timeout=0.05) == (None, 0)
+        q.close()
+
+    asyncio.run(main())
+
+
+def test_read_async_takes_a_timeout_too_large_for_a_float():
+    # As in read_wait: an int too large for a float waits without a limit.
+    q = SlickQueue(size=8, element_size=4)
+
+    async def main():
+        asyncio.get_running_loop().call_later(0.05, q.write, b"ping")
+        assert await q.read_async(0, timeout=10**400) == (b"ping", 1, 1)
+
+    asyncio.run(main())
+    q.close()
+
+
 def test_read_async_validates_arguments_at_the_call():
     q = SlickQueue(size=8, element_size=4)
     with pytest.raises(TypeError):

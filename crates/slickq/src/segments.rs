@@ -517,10 +517,12 @@ fn from_info(info: SegmentInfo, owners: &Owners, holders: &Holders, grace: Durat
         let attached = holders.of(&path);
         let orphan = matches!(segment_info(queue), Err(Error::NotFound { .. }));
         let sleepers = slick_queue::inspect::sleeping_readers(queue).ok().flatten().unwrap_or(0);
+        // The queue's name as printed (escaped, like every name shown).
+        let shown_queue = escape_name(queue.as_bytes());
         let note = if orphan {
-            format!("doorbell of /{queue}, which no longer exists")
+            format!("doorbell of /{shown_queue}, which no longer exists")
         } else {
-            format!("doorbell of queue /{queue}: {sleepers} reader(s) asleep")
+            format!("doorbell of queue /{shown_queue}: {sleepers} reader(s) asleep")
         };
         return Segment {
             stale: orphan && age.is_some_and(|a| a >= grace) && attached.is_empty(),

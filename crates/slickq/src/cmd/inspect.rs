@@ -122,7 +122,10 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
     ));
     lines.push(match seg.sleeping_readers {
         Some(n) => {
-            format!("sleeping        {n} reader(s) asleep on the doorbell ({})", object_path(&doorbell_name(&seg.name)))
+            format!(
+                "sleeping        {n} reader(s) asleep on the doorbell ({})",
+                object_path(&doorbell_name(&seg.shown))
+            )
         }
         None if cfg!(target_os = "linux") => {
             "sleeping        - (no doorbell object: no process of this project has attached)".to_owned()
