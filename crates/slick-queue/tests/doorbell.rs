@@ -56,6 +56,10 @@ fn main() {
                 "stale_waiter_count_of_a_killed_sleeper_is_reset",
                 stale_waiter_count_of_a_killed_sleeper_is_reset,
             ),
+            Trial::test(
+                "a_link_planted_at_the_doorbell_name_is_never_followed",
+                a_link_planted_at_the_doorbell_name_is_never_followed,
+            ),
         ]);
     } else {
         // The futex doorbell is Linux-only; elsewhere waits poll (covered
@@ -480,6 +484,53 @@ fn stale_waiter_count_of_a_killed_sleeper_is_reset() -> Result<(), Failed> {
     assert!(after != rings, "producers never rang for the registered sleeper");
     assert_eq!(ring_count(&g.name)?, after, "producers still ring after the reset");
     Ok(())
+}
+
+/// The doorbell object is opened on the queue's hardened path (O_NOFOLLOW,
+/// the fstat regular-file check): a symbolic link planted in /dev/shm under
+/// `<name>.doorbell` is neither followed nor written through; the queue then
+/// has no doorbell and its waits poll. Linux only (the only platform with a
+/// doorbell object).
+#[cfg(target_os = "linux")]
+fn a_link_planted_at_the_doorbell_name_is_never_followed() -> Result<(), Failed> {
+    let g = ShmGuard::new("bell_link");
+    let bell = doorbell_name(&g.name);
+    let link = std::path::Path::new("/dev/shm").join(&bell);
+    let target = std::env::temp_dir().join(format!("slickq_bell_target_{}", std::process::id()));
+    // The target looks like a doorbell (its length, its identification
+    // word): a path that followed the link would adopt it and write to it.
+    let mut fake = vec![0u8; slick_queue::DOORBELL_LEN as usize];
+    let at = slick_queue::DOORBELL_MAGIC_OFFSET as usize;
+    fake[at..at + 8].copy_from_slice(&slick_queue::DOORBELL_MAGIC.to_ne_bytes());
+    std::fs::write(&target, &fake)?;
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link)?;
+    let result = (|| -> Result<(), Failed> {
+        let q = Arc::new(Queue::<u64>::create_or_open(&g.name, 64, &Options::new())?);
+        assert_eq!(q.sleeping_readers(), None, "a symbolic link was adopted as the doorbell");
+        let reader = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                let mut c = 0;
+                q.read_timeout(&mut c, LIMIT).map(|r| r.value())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        q.push(9)?;
+        assert_eq!(reader.join().map_err(|_| "reader panicked")?, Some(9), "a polling wait missed the record");
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(std::fs::read(&target)?, fake, "the link's target was written");
+        assert!(link.symlink_metadata()?.file_type().is_symlink(), "the planted link was replaced");
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&link);
+    let _ = std::fs::remove_file(&target);
+    result
+}
+
+#[cfg(not(target_os = "linux"))]
+fn a_link_planted_at_the_doorbell_name_is_never_followed() -> Result<(), Failed> {
+    Ok(()) // not registered off Linux (see main)
 }
 
 fn an_object_that_is_not_a_doorbell_is_never_written() -> Result<(), Failed> {
