@@ -29,6 +29,13 @@ Tests (32-byte elements):
     xput      cross-process throughput (producer child pinned to CPU 0, consumer
               parent on CPU 1, `consumed`-counter flow control, sequence checks)
     pingpong  cross-process round trip through two queues of 1024: p50/p99/p99.9
+    wake      sparse traffic: a producer process writes one record every 10 ms, the
+              reader sleeps in its blocking wait (read_wait / get / eventfd read);
+              wake-up latency p50/p99 (send to return), and the waiter's CPU
+              (process time / wall time) while idle and while records trickle in.
+              Implementations: our binding (read_wait), mpqueue, faster-fifo and
+              `eventfd` (the kernel baseline: a timestamp in shared memory plus an
+              eventfd written by the producer and read by the waiter)
 """
 from __future__ import annotations
 
@@ -60,16 +67,21 @@ COUNTS = {  # (full, smoke)
     "step": (200_000, 4_096),
     "xput": (200_000, 4_000),
     "pingpong": (20_000, 300),
+    "wake": (400, 30),
 }
 WARMUP = {"pingpong": (2_000, 50)}
 #: slick-batch moves millions of items per second: more of them, so that a
 #: run lasts long enough to measure (a fraction of a second at 8M/s).
 BATCH_COUNTS = {"step": (2_000_000, 4_096), "xput": (5_000_000, 16_384)}
 
-IMPLS = ["slick-readme", "slick-fast", "slick-batch", "mpqueue", "faster-fifo", "iceoryx2"]
+IMPLS = ["slick-readme", "slick-fast", "slick-batch", "mpqueue", "faster-fifo", "iceoryx2", "eventfd"]
 #: The tests an implementation runs, where not all of them.
 ONLY_TESTS = {"slick-batch": ("step", "xput")}
-TESTS = ["step", "xput", "pingpong"]
+TESTS = ["step", "xput", "pingpong", "wake"]
+
+WAKE_PERIOD = 0.010  # seconds between records in the wake test
+WAKE_IDLE = (2.0, 0.3)  # seconds of the idle-CPU measurement (full, smoke)
+WAKE_WARMUP = 5  # first records left out of the latency figures
 
 PRODUCER_CPU = 0
 CONSUMER_CPU = 1
@@ -243,7 +255,7 @@ class SlickFast(SlickReadme):
         return items, cursor
 
 
-class SlickBatch(SlickSeed):
+class SlickBatch(SlickReadme):
     """write_batch() of BATCH_CHUNK items built with array, read_into() an
     array buffer of BATCH_CHUNK items. Items are 4 u64 words: the sequence
     number, then the 0xA5 pattern of payload()."""
@@ -415,6 +427,9 @@ def info() -> dict:
             out[impl] = {"available": True}
         except ImportError as e:
             out[impl] = {"available": False, "reason": str(e)}
+    out["eventfd"] = (
+        {"available": True} if hasattr(os, "eventfd") else {"available": False, "reason": "os.eventfd needs Python 3.10+ on Linux"}
+    )
     return out
 
 
@@ -750,6 +765,132 @@ def test_pingpong(impl: str, count: int, warmup: int) -> dict:
     }
 
 
+def wake_producer(impl, qname, ctl, count, shared):
+    pin(PRODUCER_CPU)
+    if impl.startswith("slick"):
+        q = SlickReadme(qname, PING_SIZE, create=False)
+        put = q.put
+    elif impl == "eventfd":
+        efd, mm = shared
+
+        slot = [0]
+
+        def put(data):
+            off = (slot[0] % (len(mm) // ELEMENT_SIZE)) * ELEMENT_SIZE
+            mm[off : off + ELEMENT_SIZE] = data
+            slot[0] += 1
+            os.eventfd_write(efd, 1)
+    else:
+        put = shared.put
+    ctl.set(Control.READY, 1)
+    while ctl.get(Control.GO) == 0:
+        time.sleep(0.001)
+    due = time.monotonic()
+    for s in range(count):
+        due += WAKE_PERIOD
+        left = due - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+        put(struct.pack("<QQ", s, time.perf_counter_ns()).ljust(ELEMENT_SIZE, b"\0"))
+    finish = getattr(shared, "finish", None)
+    if finish:
+        finish()
+    os._exit(0)
+
+
+def test_wake(impl: str, count: int, idle_secs: float) -> dict:
+    """Wake-up latency and waiter CPU of a reader blocked in its wait."""
+    import queue as _q  # noqa: PLC0415
+    import select  # noqa: PLC0415
+
+    ctx = mp.get_context("fork")
+    ctl = Control()
+    name = None
+    if impl.startswith("slick"):
+        name = unique("wake")
+        q = SlickReadme(name, PING_SIZE)
+        if not hasattr(q.q, "read_wait"):
+            q.close(True)
+            fail("this slick_queue_py has no blocking read (read_wait)")
+        cursor = [0]
+
+        def wait(timeout):
+            data, _size, cursor[0] = q.q.read_wait(cursor[0], timeout)
+            return data
+
+        shared = None
+    elif impl == "eventfd":
+        if not hasattr(os, "eventfd"):
+            fail("os.eventfd needs Python 3.10+ on Linux")
+        efd = os.eventfd(0)
+        mm = mmap.mmap(-1, 1 << 16)  # record s in slot s (mod 2048): posts may coalesce
+        shared = (efd, mm)
+        posted = [0, 0]  # records announced, records taken
+
+        def wait(timeout):
+            if posted[0] == posted[1]:
+                r, _, _ = select.select([efd], [], [], timeout)
+                if not r:
+                    return None
+                posted[0] += os.eventfd_read(efd)
+            off = (posted[1] % (len(mm) // ELEMENT_SIZE)) * ELEMENT_SIZE
+            posted[1] += 1
+            return bytes(mm[off : off + ELEMENT_SIZE])
+    else:
+        shared = make(impl, None, PING_SIZE)
+
+        def wait(timeout):
+            try:
+                return shared.q.get(timeout=timeout)
+            except _q.Empty:
+                return None
+
+    child = ctx.Process(target=wake_producer, args=(impl, name, ctl, count, shared))
+    child.start()
+    pin(CONSUMER_CPU)
+    while ctl.get(Control.READY) == 0:
+        if not child.is_alive():
+            fail("producer exited before starting")
+        time.sleep(0.001)
+    # Idle: one wait with nothing to receive.
+    w0, c0 = time.perf_counter(), time.process_time()
+    if wait(idle_secs) is not None:
+        fail("received a record while idle")
+    idle_pct = 100.0 * (time.process_time() - c0) / (time.perf_counter() - w0)
+    ctl.set(Control.GO, 1)
+    lats = []
+    pc = time.perf_counter_ns
+    w0, c0 = time.perf_counter(), time.process_time()
+    for s in range(count):
+        data = wait(STALL_SECS)
+        now = pc()
+        if data is None:
+            fail(f"record {s} did not arrive within {STALL_SECS} s")
+        seq, sent = struct.unpack_from("<QQ", data)
+        if seq != s:
+            fail(f"wake: expected record {s}, got {seq}")
+        if s >= WAKE_WARMUP:
+            lats.append(now - sent)
+    sparse_pct = 100.0 * (time.process_time() - c0) / (time.perf_counter() - w0)
+    child.join(STALL_SECS)
+    if child.exitcode != 0:
+        fail(f"producer exit code {child.exitcode}")
+    if impl.startswith("slick"):
+        q.close(True)
+    lats.sort()
+
+    def pct(p):
+        return float(lats[min(len(lats) - 1, int(p * len(lats)))])
+
+    return {
+        "count": count,
+        "period_ms": WAKE_PERIOD * 1e3,
+        "wake_ns": {"p50": pct(0.5), "p99": pct(0.99), "max": float(lats[-1])},
+        "cpu_idle_pct": idle_pct,
+        "cpu_sparse_pct": sparse_pct,
+    }
+
+
 def main(argv) -> None:
     if len(argv) >= 1 and argv[0] == "list":
         print(json.dumps(info(), indent=1))
@@ -771,6 +912,10 @@ def main(argv) -> None:
         elif test == "pingpong":
             w_full, w_small = WARMUP["pingpong"]
             res = test_pingpong(impl, count, w_small if smoke else w_full)
+        elif test == "wake":
+            if impl == "iceoryx2":
+                fail("iceoryx2: no blocking wait in this adapter")
+            res = test_wake(impl, count, WAKE_IDLE[1] if smoke else WAKE_IDLE[0])
         else:
             fail(f"unknown test {test}")
         res.update({"impl": impl, "test": test, "python": sys.executable})

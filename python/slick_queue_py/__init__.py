@@ -7,7 +7,8 @@ This package is a drop-in replacement for ``slick-queue-py`` (same import
 names, ``slick_queue_py`` and ``atomic_ops``), backed by the Rust
 ``slick-queue`` core. Beyond the original it offers ``SlickQueue.write()``
 (one-call publish of any bytes), ``SlickQueue.read_wait()`` (a read that
-waits, GIL released), ``SlickQueue.read_batch()`` (several records per
+waits, GIL released, asleep on the queue's doorbell),
+``await SlickQueue.read_async()`` (the same for asyncio), ``SlickQueue.read_batch()`` (several records per
 call) and the batch calls ``SlickQueue.write_batch()`` /
 ``SlickQueue.read_into()`` (many one-element records per call through the
 buffer protocol).

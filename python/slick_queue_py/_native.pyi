@@ -1,6 +1,6 @@
 # Type stubs of the Rust extension module (crates/slick-queue-py).
 from types import TracebackType
-from typing import List, NoReturn, Optional, Tuple, Type, Union, final, overload
+from typing import Any, Coroutine, List, NoReturn, Optional, Tuple, Type, Union, final, overload
 
 from typing_extensions import Buffer, Self, disjoint_base
 
@@ -147,6 +147,15 @@ class SlickQueue:
     def read_wait(self, read_index: int, timeout: Optional[float] = None) -> Tuple[Optional[bytes], int, int]: ...
     @overload
     def read_wait(self, read_index: AtomicCursor, timeout: Optional[float] = None) -> Tuple[Optional[bytes], int]: ...
+    @overload
+    def read_async(
+        self, read_index: int, timeout: Optional[float] = None
+    ) -> Coroutine[Any, Any, Tuple[Optional[bytes], int, int]]: ...
+    @overload
+    def read_async(
+        self, read_index: AtomicCursor, timeout: Optional[float] = None
+    ) -> Coroutine[Any, Any, Tuple[Optional[bytes], int]]: ...
+    def _wait_published(self, position: int, timeout: float) -> bool: ...
     @overload
     def read_batch(self, read_index: int, max_records: int) -> Tuple[List[bytes], int]: ...
     @overload

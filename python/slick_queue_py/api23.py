@@ -9,7 +9,7 @@
 Everything else is the same as in :mod:`slick_queue_py`.
 """
 
-from typing import TYPE_CHECKING, Optional, Tuple, Union, overload
+from typing import TYPE_CHECKING, Any, Coroutine, Optional, Tuple, Union, overload
 
 from . import _native
 from ._native import AtomicCursor
@@ -19,8 +19,8 @@ class SlickQueue(_native.SlickQueue):
     """:class:`slick_queue_py.SlickQueue` with slick-queue-py 2.3.0's call
     shapes: ``read(AtomicCursor) -> (data, size, read_index)`` (``(None, 0,
     -1)`` when nothing is there) and ``read_last() -> (data, size)``
-    (``(None, 0)`` when empty); ``read_wait(AtomicCursor)`` follows
-    ``read``."""
+    (``(None, 0)`` when empty); ``read_wait(AtomicCursor)`` and ``read_async(AtomicCursor)``
+    follow ``read``."""
 
     _slick_queue_api = "2.3"
 
@@ -40,6 +40,17 @@ class SlickQueue(_native.SlickQueue):
         def read_wait(
             self, read_index: Union[int, AtomicCursor], timeout: Optional[float] = None
         ) -> Tuple[Optional[bytes], int, int]: ...
+        @overload  # type: ignore[override]
+        def read_async(
+            self, read_index: int, timeout: Optional[float] = None
+        ) -> Coroutine[Any, Any, Tuple[Optional[bytes], int, int]]: ...
+        @overload
+        def read_async(
+            self, read_index: AtomicCursor, timeout: Optional[float] = None
+        ) -> Coroutine[Any, Any, Tuple[Optional[bytes], int, int]]: ...
+        def read_async(
+            self, read_index: Union[int, AtomicCursor], timeout: Optional[float] = None
+        ) -> Coroutine[Any, Any, Tuple[Optional[bytes], int, int]]: ...
         def read_last(self) -> Tuple[Optional[bytes], int]: ...  # type: ignore[override]
 
 

@@ -542,11 +542,14 @@ impl SlickQueue {
     /// with ``data`` ``None`` if the time ran out.
     ///
     /// The wait releases the GIL (other threads run), spins only briefly and
-    /// then sleeps in short naps (an idle wait costs almost no CPU), and
-    /// wakes at least every 50 ms to run signal handlers, so Ctrl-C
-    /// interrupts it with ``KeyboardInterrupt``.
-    /// ``close()`` from another thread ends the wait within those 50 ms
-    /// with ``ValueError`` (the queue was closed while waiting).
+    /// then sleeps on the queue's doorbell: a publish by this package (any
+    /// process) wakes it within microseconds, and it looks at the queue at
+    /// least every millisecond, so records of producers that do not ring
+    /// (C++ and the original ``slick-queue-py``) are seen at most that late.
+    /// An idle wait costs almost no CPU. It runs signal handlers at least
+    /// every 50 ms, so Ctrl-C interrupts it with ``KeyboardInterrupt``;
+    /// ``close()`` from another thread rings the doorbell and so ends it at
+    /// once with ``ValueError`` (the queue was closed while waiting).
     #[pyo3(signature = (read_index, timeout = None))]
     fn read_wait<'py>(
         &self,
@@ -557,6 +560,8 @@ impl SlickQueue {
         let q = self.queue()?;
         let cursor = cursor_arg(read_index)?;
         let deadline = deadline_from(timeout_arg(timeout)?)?;
+        // close() from another thread rings the doorbell: the wait stops.
+        let closed = || self.is_closed();
         match cursor {
             Cursor::Private(mut pos) => {
                 // One attempt with the GIL held: a record that is already
@@ -568,17 +573,17 @@ impl SlickQueue {
                     let Some(chunk) = next_chunk(deadline) else {
                         return (py.None(), 0u32, pos).into_pyobject(py);
                     };
-                    let found = py.detach(|| q.read_timeout(&mut pos, chunk));
+                    let found = py.detach(|| q.read_timeout_or_stop(&mut pos, Some(chunk), &closed));
                     if let Some(rec) = found {
                         // Overwritten while copied: dropped (counted); wait on.
                         if let Some(bytes) = self.checked_bytes(py, &rec)? {
                             return (bytes, rec.len(), pos).into_pyobject(py);
                         }
                     }
-                    py.check_signals()?;
-                    if self.is_closed() {
+                    if closed() {
                         return Err(closed_while_waiting());
                     }
+                    py.check_signals()?;
                 }
             }
             Cursor::Shared(c) => {
@@ -588,21 +593,54 @@ impl SlickQueue {
                     }
                     loop {
                         let Some(chunk) = next_chunk(deadline) else { return Ok(None) };
-                        let found = py.detach(|| q.read_shared_timeout(word, chunk));
+                        let found = py.detach(|| q.read_shared_timeout_or_stop(word, Some(chunk), &closed));
                         if let Some(rec) = found {
                             if let Some(bytes) = self.checked_bytes(py, &rec)? {
                                 return Ok(Some((bytes, rec.len(), rec.index())));
                             }
                         }
-                        py.check_signals()?;
-                        if self.is_closed() {
+                        if closed() {
                             return Err(closed_while_waiting());
                         }
+                        py.check_signals()?;
                     }
                 })??;
                 self.shared_result(py, found)
             }
         }
+    }
+
+    /// ``await q.read_async(read_index, timeout=None)``: ``read_wait()`` for
+    /// asyncio. Returns what ``read_wait()`` returns; never blocks the event
+    /// loop. All coroutines waiting on one queue share one helper thread
+    /// (started on demand, ended when nobody waits), which sleeps on the
+    /// queue's doorbell with the GIL released. Cancelling the coroutine (or
+    /// its timeout) withdraws the wait; with an ``AtomicCursor``, a record
+    /// claimed in the instant of a cancellation is lost to this consumer.
+    /// ``close()`` ends pending waits with ``ValueError``.
+    #[pyo3(signature = (read_index, timeout = None))]
+    fn read_async<'py>(
+        slf: &Bound<'py, Self>,
+        read_index: &Bound<'py, PyAny>,
+        timeout: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        slf.get().queue()?;
+        cursor_arg(read_index)?;
+        let timeout = timeout_arg(timeout)?;
+        // A timeout too large to represent is as good as none (as in read_wait).
+        let timeout = deadline_from(timeout)?.and(timeout);
+        py.import("slick_queue_py._aio")?.call_method1("read_async", (slf, read_index, timeout))
+    }
+
+    /// For the asyncio helper: waits, GIL released, until something is
+    /// published at or past element ``position`` (``True``), or ``timeout``
+    /// seconds pass, the doorbell rings or the queue is closed (``False``).
+    fn _wait_published(&self, py: Python<'_>, position: u64, timeout: f64) -> PyResult<bool> {
+        let q = self.queue()?;
+        let timeout = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(WAIT_CHUNK).min(WAIT_CHUNK);
+        let closed = || lock(&self.open).queue.is_none();
+        Ok(py.detach(|| q.wait_published(position, Some(timeout), &closed)))
     }
 
     /// Reads up to ``max_records`` records in one call (fewer if fewer are
@@ -721,11 +759,18 @@ impl SlickQueue {
 
     /// Detaches from the queue; idempotent. Never unlinks a shared segment.
     /// Element views handed out before stay valid (they keep the memory).
+    /// Waits in ``read_wait()``/``read_async()`` on this object end with
+    /// ``ValueError``.
     fn close(&self) {
         let (queue, view) = {
             let mut open = lock(&self.open);
             (open.queue.take(), open.data_view.take())
         };
+        // Wake every read_wait/read_async sleeping on this queue: they see
+        // the handle closed (others' sleepers re-check and sleep again).
+        if let Some(q) = &queue {
+            q.wake_waiters();
+        }
         drop(view);
         drop(queue);
     }

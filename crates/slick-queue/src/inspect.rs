@@ -81,3 +81,32 @@ pub fn read_bytes(name: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
     let fd = shm::open_ro(&name)?;
     shm::read_at(&fd, buf, offset, &name)
 }
+
+/// The number of readers registered as asleep on the doorbell of the queue
+/// `queue` (see `doorbell.rs`), read from its doorbell object
+/// `<queue>.doorbell`: `Ok(None)` when there is no such object (no handle of
+/// this crate has attached, or it was removed) or it is not a doorbell (no
+/// [`crate::DOORBELL_MAGIC`]). A reader that died asleep
+/// stays counted until a producer notices (DESIGN.md, "The doorbell").
+pub fn sleeping_readers(queue: &str) -> Result<Option<u32>> {
+    let queue = ShmName::new(queue)?;
+    let Ok(bell) = ShmName::new(&crate::doorbell::doorbell_name(queue.bare())) else {
+        return Ok(None); // no room for the suffix: such a queue has no doorbell
+    };
+    let fd = match shm::open_ro(&bell) {
+        Ok(fd) => fd,
+        Err(crate::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut magic = [0u8; 8];
+    if shm::read_at(&fd, &mut magic, crate::doorbell::DOORBELL_MAGIC_OFFSET, &bell)? < 8
+        || u64::from_ne_bytes(magic) != crate::doorbell::DOORBELL_MAGIC
+    {
+        return Ok(None); // not (yet) a doorbell: nobody sleeps on it
+    }
+    let mut b = [0u8; 4];
+    if shm::read_at(&fd, &mut b, crate::doorbell::DOORBELL_WAITERS_OFFSET, &bell)? < 4 {
+        return Ok(None);
+    }
+    Ok(Some(u32::from_ne_bytes(b)))
+}

@@ -71,6 +71,8 @@
 //! * `attach` — the create/open handshake and its validation.
 //! * `ring` — the algorithm, with the memory-ordering argument.
 //! * `cursor` — [`SharedCursor`], the work-stealing cursor in its own object.
+//! * `doorbell` — how idle readers sleep and our producers wake them (the
+//!   handshake and its ordering argument); `wait` — the waits built on it.
 //! * `queue` — [`Queue`], [`ByteQueue`] and their records.
 //!
 //! See `docs/DESIGN.md` in the repository for the design, the orderings and
@@ -80,6 +82,7 @@
 
 pub mod layout;
 
+mod doorbell;
 mod error;
 mod options;
 mod queue;
@@ -147,7 +150,8 @@ pub use cursor::{SharedCursor, CURSOR_LEN};
 pub use bytemuck::Pod;
 
 /// Unlinks the shared-memory queue (or cursor) `name` without attaching to
-/// it. One leading `/` is accepted. `Ok(true)` if it was removed, `Ok(false)`
+/// it, and the queue's doorbell object (`<name>.doorbell`) if there is one.
+/// One leading `/` is accepted. `Ok(true)` if `name` was removed, `Ok(false)`
 /// if no such name existed. Processes that have it mapped keep their mapping;
 /// the next creator of the name gets a fresh segment.
 ///
@@ -156,8 +160,38 @@ pub use bytemuck::Pod;
 /// returns `Ok(true)` without doing anything, as the C++ and Python peers'
 /// `remove` do (see [`REMOVE_UNLINKS`]).
 pub fn remove(name: &str) -> Result<bool> {
-    shm::unlink(&ShmName::new(name)?)
+    let name = ShmName::new(name)?;
+    let removed = shm::unlink(&name)?;
+    remove_doorbell(&name);
+    Ok(removed)
 }
+
+/// Unlinks the doorbell object of `queue`, if there is one and it carries
+/// the doorbell's identification word (an unrelated object that merely has
+/// the name is left alone). Best effort: a doorbell that is gone or cannot be
+/// unlinked only costs the next attacher a fresh or a shared one.
+#[cfg(all(unix, not(loom)))]
+fn remove_doorbell(queue: &ShmName) {
+    let Ok(bell) = ShmName::new(&doorbell::doorbell_name(queue.bare())) else { return };
+    let Ok(fd) = shm::open_ro(&bell) else { return };
+    let mut magic = [0u8; 8];
+    if matches!(shm::read_at(&fd, &mut magic, doorbell::DOORBELL_MAGIC_OFFSET, &bell), Ok(8))
+        && u64::from_ne_bytes(magic) == doorbell::DOORBELL_MAGIC
+    {
+        let _ = shm::unlink(&bell);
+    }
+}
+
+#[cfg(not(all(unix, not(loom))))]
+fn remove_doorbell(queue: &ShmName) {
+    // Windows has no doorbell object (waits poll) and nothing to unlink.
+    let _ = queue;
+}
+
+pub use doorbell::{
+    doorbell_name, DOORBELL_LEN, DOORBELL_MAGIC, DOORBELL_MAGIC_OFFSET, DOORBELL_SUFFIX, DOORBELL_WAITERS_OFFSET,
+    STALE_RINGS as DOORBELL_STALE_RINGS,
+};
 
 /// Facts about an existing segment read without joining the queue or
 /// modifying it: for inspection tools.

@@ -38,6 +38,8 @@ pub struct Options {
     pub(crate) mode: u32,
     pub(crate) init_timeout: Duration,
     pub(crate) allow_foreign_owner: bool,
+    pub(crate) doorbell: bool,
+    pub(crate) poll_interval: Duration,
 }
 
 impl Default for Options {
@@ -51,6 +53,8 @@ impl Default for Options {
             mode: DEFAULT_MODE,
             init_timeout: DEFAULT_INIT_TIMEOUT,
             allow_foreign_owner: false,
+            doorbell: true,
+            poll_interval: crate::wait::POLL_INTERVAL,
         }
     }
 }
@@ -140,6 +144,38 @@ impl Options {
     pub fn init_timeout(mut self, timeout: Duration) -> Options {
         self.init_timeout = timeout;
         self
+    }
+
+    /// Whether this handle uses the queue's doorbell (default on): a shared
+    /// queue's handle then creates or opens the `<name>.doorbell` object,
+    /// rings it after publishing when a reader sleeps, and sleeps on it when
+    /// waiting. Off: no side object; this handle's waits poll every
+    /// [`Options::poll_interval`] and its publishes never ring (like a C++
+    /// or original Python peer's).
+    pub fn doorbell(mut self, on: bool) -> Options {
+        self.doorbell = on;
+        self
+    }
+
+    /// The longest a waiting reader sleeps between looks at the queue
+    /// (default [`crate::wait::POLL_INTERVAL`], 1 ms): the bound on how late
+    /// it sees a record from a producer that does not ring the doorbell
+    /// (C++ and original Python peers), and the wake-up rate of an idle
+    /// waiter. Raising it only delays such records; records of our
+    /// producers still wake readers at once.
+    pub fn poll_interval(mut self, interval: Duration) -> Options {
+        self.poll_interval = interval.max(Duration::from_micros(1));
+        self
+    }
+
+    /// See [`Options::doorbell`].
+    pub fn get_doorbell(&self) -> bool {
+        self.doorbell
+    }
+
+    /// See [`Options::poll_interval`].
+    pub fn get_poll_interval(&self) -> Duration {
+        self.poll_interval
     }
 
     /// The configured `items_per_slot`, if any.

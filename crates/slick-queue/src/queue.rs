@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytemuck::Pod;
 
+use crate::doorbell::Doorbell;
 use crate::error::{Error, Result};
 use crate::layout::Geometry;
 use crate::options::Options;
@@ -15,7 +16,7 @@ use crate::region::Region;
 use crate::ring::{Found, Ring};
 use crate::shm::ShmName;
 use crate::sync::AtomicU64;
-use crate::wait::{deadline_after, Backoff};
+use crate::wait::{deadline_after, wait_for, Until};
 
 /// A queue whose elements are `element_size` bytes each, fixed when it is
 /// created (or adopted from the segment when opened).
@@ -72,13 +73,20 @@ impl ByteQueue {
     pub fn with_options(size: u32, element_size: u32, options: &Options) -> Result<ByteQueue> {
         let geometry = Geometry::new(size, element_size, options.items_per_slot.unwrap_or(1))?;
         let region = Region::local(&geometry);
-        Ok(ByteQueue::from_parts(region, geometry, options, None))
+        let bell = options.doorbell.then(Doorbell::local);
+        Ok(ByteQueue::from_parts(region, geometry, options, None, bell))
     }
 
-    fn from_parts(region: Region, geometry: Geometry, options: &Options, shm: Option<(ShmName, bool)>) -> ByteQueue {
+    fn from_parts(
+        region: Region,
+        geometry: Geometry,
+        options: &Options,
+        shm: Option<(ShmName, bool)>,
+        bell: Option<Doorbell>,
+    ) -> ByteQueue {
         let mut options = options.clone();
         options.items_per_slot = Some(geometry.items_per_slot());
-        ByteQueue { ring: Ring::new(region, &geometry, &options), geometry, options, shm }
+        ByteQueue { ring: Ring::new(region, &geometry, &options, bell), geometry, options, shm }
     }
 
     /// Creates the shared-memory queue `name` (`/dev/shm/<name>`; on Windows
@@ -147,7 +155,15 @@ impl ByteQueue {
             len: len as u64,
             needed: att.geometry.segment_len() as u64,
         })?;
-        Ok(ByteQueue::from_parts(region, att.geometry, options, Some((name, att.created))))
+        // The doorbell object beside the segment (created on the first
+        // attach of ours; peers never look at it). Without one (another
+        // platform, no permission) waits poll on the bounded interval.
+        #[cfg(target_os = "linux")]
+        let bell =
+            if options.doorbell { Doorbell::attach(&name, options.mode, options.allow_foreign_owner) } else { None };
+        #[cfg(not(target_os = "linux"))]
+        let bell = None;
+        Ok(ByteQueue::from_parts(region, att.geometry, options, Some((name, att.created)), bell))
     }
 
     /// Reserves `n` contiguous elements (multi-producer safe) and returns the
@@ -282,32 +298,68 @@ impl ByteQueue {
         (records, blocked.map(|n| n as usize))
     }
 
-    /// Like [`ByteQueue::read`], but waits up to `timeout` for a record
-    /// (spinning briefly, then yielding, then sleeping in short naps; see
-    /// [`crate::wait`]). `None` if nothing arrived in time.
+    /// Like [`ByteQueue::read`], but waits up to `timeout` for a record:
+    /// it spins briefly, then sleeps on the queue's doorbell, which our
+    /// producers ring when they publish (wake-up in microseconds); every
+    /// sleep is at most [`crate::wait::POLL_INTERVAL`], so records of
+    /// producers that do not ring (C++ and original Python peers) are seen
+    /// at most that late. `None` if nothing arrived in time.
     pub fn read_timeout(&self, cursor: &mut u64, timeout: Duration) -> Option<ByteRecord<'_>> {
-        let deadline = deadline_after(timeout);
-        let mut backoff = Backoff::new();
+        self.read_private(cursor, Until::Record(Some(deadline_after(timeout))))
+    }
+
+    /// Like [`ByteQueue::read_timeout`] without a time limit: blocks until a
+    /// record arrives.
+    pub fn read_wait(&self, cursor: &mut u64) -> ByteRecord<'_> {
         loop {
-            if let Some(found) = self.ring.read(cursor) {
-                return Some(ByteRecord { ring: &self.ring, found });
-            }
-            if !backoff.wait_until(deadline) {
-                return None;
+            if let Some(rec) = self.read_private(cursor, Until::Record(None)) {
+                return rec;
             }
         }
     }
 
-    /// Like [`ByteQueue::read_shared`], but waits up to `timeout` for a record.
+    /// Like [`ByteQueue::read_timeout`], and also returns `None` early when
+    /// `stop()` is true after a wake-up: it is checked whenever the doorbell
+    /// rings (see [`ByteQueue::wake_waiters`]) and at least every
+    /// [`crate::wait::POLL_INTERVAL`]. `timeout` `None` waits without a
+    /// limit. For waits that another thread must be able to cancel.
+    pub fn read_timeout_or_stop(
+        &self,
+        cursor: &mut u64,
+        timeout: Option<Duration>,
+        stop: &dyn Fn() -> bool,
+    ) -> Option<ByteRecord<'_>> {
+        self.read_private(cursor, Until::Ring(timeout.map(deadline_after), stop))
+    }
+
+    fn read_private(&self, cursor: &mut u64, until: Until<'_>) -> Option<ByteRecord<'_>> {
+        let pos = std::cell::Cell::new(*cursor);
+        let found = wait_for(
+            &self.ring,
+            until,
+            || {
+                let mut c = pos.get();
+                let found = self.ring.read(&mut c);
+                pos.set(c);
+                found
+            },
+            || pos.get(),
+        );
+        *cursor = pos.get();
+        found.map(|found| ByteRecord { ring: &self.ring, found })
+    }
+
+    /// Like [`ByteQueue::read_shared`], but waits up to `timeout` for a
+    /// record (as [`ByteQueue::read_timeout`] does).
     pub fn read_shared_timeout(&self, cursor: &AtomicU64, timeout: Duration) -> Option<ByteRecord<'_>> {
-        let deadline = deadline_after(timeout);
-        let mut backoff = Backoff::new();
+        self.read_shared_until(cursor, Until::Record(Some(deadline_after(timeout))))
+    }
+
+    /// Like [`ByteQueue::read_shared_timeout`] without a time limit.
+    pub fn read_shared_wait(&self, cursor: &AtomicU64) -> ByteRecord<'_> {
         loop {
-            if let Some(found) = self.ring.read_shared(cursor) {
-                return Some(ByteRecord { ring: &self.ring, found });
-            }
-            if !backoff.wait_until(deadline) {
-                return None;
+            if let Some(rec) = self.read_shared_until(cursor, Until::Record(None)) {
+                return rec;
             }
         }
     }
@@ -320,6 +372,57 @@ impl ByteQueue {
     #[inline]
     pub fn is_overwritten(&self, index: u64) -> bool {
         self.ring.is_overwritten(index)
+    }
+
+    /// Like [`ByteQueue::read_shared_timeout`], stopping early when `stop()`
+    /// is true after a wake-up (see [`ByteQueue::read_timeout_or_stop`]).
+    pub fn read_shared_timeout_or_stop(
+        &self,
+        cursor: &AtomicU64,
+        timeout: Option<Duration>,
+        stop: &dyn Fn() -> bool,
+    ) -> Option<ByteRecord<'_>> {
+        self.read_shared_until(cursor, Until::Ring(timeout.map(deadline_after), stop))
+    }
+
+    fn read_shared_until(&self, cursor: &AtomicU64, until: Until<'_>) -> Option<ByteRecord<'_>> {
+        let found = wait_for(
+            &self.ring,
+            until,
+            || self.ring.read_shared(cursor),
+            || cursor.load(crate::sync::Ordering::Acquire),
+        );
+        found.map(|found| ByteRecord { ring: &self.ring, found })
+    }
+
+    /// Waits, without reading anything, until something is published at or
+    /// past element `position` (a reader at that cursor would find a record
+    /// or follow a wrap marker): `true`. `false` when `timeout` passes
+    /// first (`None`: no limit), or when the doorbell rings for another
+    /// reason and `stop()` is true (see [`ByteQueue::wake_waiters`]).
+    /// Spurious `true`s are impossible, spurious `false`s are: callers loop.
+    /// For event loops that serve many cursors from one thread (give the
+    /// smallest).
+    pub fn wait_published(&self, position: u64, timeout: Option<Duration>, stop: &dyn Fn() -> bool) -> bool {
+        let until = Until::Ring(timeout.map(deadline_after), stop);
+        wait_for(&self.ring, until, || self.ring.has_new(position).then_some(()), || position).is_some()
+    }
+
+    /// Rings the doorbell unconditionally: every reader sleeping in a wait
+    /// on this queue (in any process) wakes up and re-checks. Waits with a
+    /// `stop` condition return if it holds; the others go back to sleep.
+    /// Use it to cancel waits (e.g. when closing a handle).
+    pub fn wake_waiters(&self) {
+        if let Some(bell) = self.ring.bell() {
+            bell.ring();
+        }
+    }
+
+    /// Readers registered as asleep on this queue's doorbell (all
+    /// processes), or `None` when this handle has no doorbell. A reader that
+    /// died asleep stays counted until a producer notices (see DESIGN.md).
+    pub fn sleeping_readers(&self) -> Option<u32> {
+        self.ring.bell().map(|b| b.waiters())
     }
 
     /// The most recently published record, if its slot still holds it.
@@ -429,7 +532,7 @@ impl ByteQueue {
     /// implicitly: not on drop, not at exit.
     pub fn remove_shm(&self) -> Result<bool> {
         match &self.shm {
-            Some((name, _)) => crate::shm::unlink(name),
+            Some((name, _)) => crate::remove(name.as_posix()),
             None => Err(Error::NotShared),
         }
     }
@@ -665,6 +768,46 @@ impl<T: Pod> Queue<T> {
     pub fn read_shared_timeout(&self, cursor: &AtomicU64, timeout: Duration) -> Option<Record<'_, T>> {
         let rec = self.inner.read_shared_timeout(cursor, timeout)?;
         Some(Record::new(self.inner.ring(), rec.found))
+    }
+
+    /// Reads at a private cursor, blocking until a record arrives; see
+    /// [`ByteQueue::read_wait`].
+    pub fn read_wait(&self, cursor: &mut u64) -> Record<'_, T> {
+        let rec = self.inner.read_wait(cursor);
+        Record::new(self.inner.ring(), rec.found)
+    }
+
+    /// Claims at a shared cursor, blocking until a record arrives; see
+    /// [`ByteQueue::read_shared_wait`].
+    pub fn read_shared_wait(&self, cursor: &AtomicU64) -> Record<'_, T> {
+        let rec = self.inner.read_shared_wait(cursor);
+        Record::new(self.inner.ring(), rec.found)
+    }
+
+    /// See [`ByteQueue::read_timeout_or_stop`].
+    pub fn read_timeout_or_stop(
+        &self,
+        cursor: &mut u64,
+        timeout: Option<Duration>,
+        stop: &dyn Fn() -> bool,
+    ) -> Option<Record<'_, T>> {
+        let rec = self.inner.read_timeout_or_stop(cursor, timeout, stop)?;
+        Some(Record::new(self.inner.ring(), rec.found))
+    }
+
+    /// See [`ByteQueue::wait_published`].
+    pub fn wait_published(&self, position: u64, timeout: Option<Duration>, stop: &dyn Fn() -> bool) -> bool {
+        self.inner.wait_published(position, timeout, stop)
+    }
+
+    /// See [`ByteQueue::wake_waiters`].
+    pub fn wake_waiters(&self) {
+        self.inner.wake_waiters()
+    }
+
+    /// See [`ByteQueue::sleeping_readers`].
+    pub fn sleeping_readers(&self) -> Option<u32> {
+        self.inner.sleeping_readers()
     }
 
     /// The most recently published record; see [`ByteQueue::read_last`].

@@ -47,11 +47,12 @@
 //! in a tight loop cannot trap a reader: after [`MAX_READ_STEPS`] attempts a
 //! read reports "nothing available" and may be called again.
 
+use crate::doorbell::Doorbell;
 use crate::error::{Error, Result};
 use crate::layout::{pack_reserved, reserved_index, reserved_size, Geometry, EMPTY_INDEX};
 use crate::options::Options;
 use crate::region::Region;
-use crate::sync::{cpu_relax, fence, AtomicU64, CachePadded, Ordering};
+use crate::sync::{cpu_relax, fence, seqcst_point, AtomicU64, CachePadded, Ordering};
 
 /// The 48 bits of an element index the reservation word holds (indices
 /// are compared modulo 2^48).
@@ -85,6 +86,12 @@ pub(crate) struct Ring {
     /// fields (mask, size, pointers) in registers across the atomic stores
     /// of the hot path.
     counters: Box<Counters>,
+    /// The doorbell producers ring for sleeping readers (see `doorbell.rs`);
+    /// a disabled stand-in when the handle has none (never registered on,
+    /// so the publish path's check needs no `Option` test).
+    bell: Doorbell,
+    /// The longest sleep of a waiting reader (`Options::poll_interval`).
+    poll_interval: std::time::Duration,
 }
 
 /// Per-handle event counters (not shared through the segment).
@@ -95,7 +102,7 @@ struct Counters {
 }
 
 impl Ring {
-    pub fn new(region: Region, geometry: &Geometry, options: &Options) -> Ring {
+    pub fn new(region: Region, geometry: &Geometry, options: &Options, bell: Option<Doorbell>) -> Ring {
         let size = u64::from(geometry.size());
         let ips = u64::from(geometry.items_per_slot());
         Ring {
@@ -114,11 +121,23 @@ impl Ring {
                 corrupt: AtomicU64::new(0),
                 overrun: AtomicU64::new(0),
             }),
+            bell: bell.unwrap_or_else(Doorbell::disabled),
+            poll_interval: options.poll_interval,
         }
     }
 
     pub fn region(&self) -> &Region {
         &self.region
+    }
+
+    /// The longest sleep of a waiting reader.
+    pub fn poll_interval(&self) -> std::time::Duration {
+        self.poll_interval
+    }
+
+    /// The doorbell, if this handle has one.
+    pub fn bell(&self) -> Option<&Doorbell> {
+        self.bell.enabled().then_some(&self.bell)
     }
 
     pub fn element_size(&self) -> usize {
@@ -182,7 +201,10 @@ impl Ring {
         let r = self.region.reserved();
         if n == 1 && self.shift == 0 {
             // The C++ peer's fast path: one element never needs a wrap.
-            let prev = r.fetch_add(1 << 16, Ordering::AcqRel);
+            // SeqCst (same instruction as AcqRel): P1 of the doorbell
+            // handshake, see doorbell.rs.
+            let prev = r.fetch_add(1 << 16, Ordering::SeqCst);
+            seqcst_point();
             if reserved_size(prev) != 1 {
                 // Record the size of the last reservation (only legacy
                 // read_last readers use it); losing this race is harmless.
@@ -203,8 +225,11 @@ impl Ring {
             let old = reserved_index(cur);
             let pos = old & self.mask;
             let (index, wrapped) = if pos + need > self.size { (old + (self.size - pos), true) } else { (old, false) };
-            match r.compare_exchange_weak(cur, pack_reserved(index + need, n), Ordering::AcqRel, Ordering::Relaxed) {
+            // SeqCst on success (same instruction as AcqRel): P1 of the
+            // doorbell handshake, see doorbell.rs.
+            match r.compare_exchange_weak(cur, pack_reserved(index + need, n), Ordering::SeqCst, Ordering::Relaxed) {
                 Ok(_) => {
+                    seqcst_point();
                     if wrapped {
                         // The wrap marker: readers at `old` jump to `index`.
                         let s = self.slot_of(pos);
@@ -244,6 +269,8 @@ impl Ring {
                 }
             }
         }
+        // P2 of the doorbell handshake: one load, a ring only for sleepers.
+        self.bell.after_publish();
         Ok(())
     }
 
@@ -277,7 +304,27 @@ impl Ring {
                 }
             }
         }
+        // P2 of the doorbell handshake (as in `publish`): the reservation
+        // of these records was P1; one load, a ring only for sleepers.
+        self.bell.after_publish();
         Ok(())
+    }
+
+    /// Whether the reservation word is past `pos` (modulo 2^48): a record
+    /// at or after `pos` is reserved, published or about to be. A `SeqCst`
+    /// load: W2 of the doorbell handshake (see doorbell.rs).
+    pub fn reserved_past(&self, pos: u64) -> bool {
+        let r = reserved_index(self.region.reserved().load(Ordering::SeqCst));
+        let ahead = r.wrapping_sub(pos) & INDEX_MASK;
+        ahead != 0 && ahead < (1 << 47)
+    }
+
+    /// Whether the slot at `pos` holds something a reader at `pos` would
+    /// act on (a record there, a later one, or a wrap marker): a check
+    /// without side effects, for waits.
+    pub fn has_new(&self, pos: u64) -> bool {
+        let d = self.slot_of(pos & self.mask).data_index.load(Ordering::Acquire);
+        d != EMPTY_INDEX && d >= pos
     }
 
     #[inline]
@@ -746,7 +793,7 @@ mod tests {
 
     fn ring(size: u32, es: u32, ips: u32, opts: Options) -> Ring {
         let g = Geometry::new(size, es, ips).unwrap();
-        Ring::new(Region::local(&g), &g, &opts)
+        Ring::new(Region::local(&g), &g, &opts, None)
     }
 
     fn push(r: &Ring, v: u64, n: u32) -> u64 {

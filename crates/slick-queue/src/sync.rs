@@ -29,3 +29,15 @@ impl<T> std::ops::Deref for CachePadded<T> {
         &self.0
     }
 }
+
+/// Marks a `SeqCst` read-modify-write whose place in the single total order
+/// of `SeqCst` operations an argument relies on (the doorbell handshake, see
+/// `doorbell.rs`). A no-op in real builds: the `SeqCst` access itself gives
+/// it. loom models `SeqCst` accesses as `AcqRel` but `SeqCst` fences
+/// faithfully, so under loom a `SeqCst` fence right after the access
+/// restores the total order the argument needs.
+#[inline(always)]
+pub(crate) fn seqcst_point() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+}

@@ -248,3 +248,83 @@ fn read_last_sees_a_whole_record() {
         assert_eq!((r.index(), r.value()), (1, 101));
     });
 }
+
+// ------------------------------------------------------------ the doorbell
+//
+// What these models cover: the sleep/wake handshake of `doorbell.rs` as the
+// crate runs it (`wait::wait_for` over a local queue's doorbell): the
+// reader's registration, snapshot of the ring counter, re-check of the
+// queue and of the reservation word, and sleep; the producer's reservation,
+// publish and waiter check. The futex is replaced by a mutex and a
+// condition variable whose compare-and-sleep happens under the lock the
+// wake takes (as the kernel orders `futex_wait` against `futex_wake`), and
+// the sleep has no timeout (loom has no time), so a lost wake-up is a
+// deadlock, which loom reports. The bounded poll interval is therefore not
+// relied on: these models prove that our producers alone always wake a
+// sleeper. loom models `SeqCst` accesses as `AcqRel`; the crate places a
+// `SeqCst` fence after each access the argument orders (P1, W1) in loom
+// builds only (`sync::seqcst_point`), which restores the total order the
+// real `SeqCst` accesses have. Not covered: the futex system call itself,
+// the timeout, the stale-count reset, several processes (the doorbell
+// words are the same atomics whether on the heap or in a mapping).
+
+/// A reader blocked in `read_wait` is always woken by a publish, whatever
+/// the interleaving of its registration, re-check and sleep with the
+/// producer's reservation, publish and waiter check.
+#[test]
+fn doorbell_no_lost_wakeup() {
+    model(|| {
+        let q = queue(8, Options::new().read_last(false));
+        let p = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.push(5).unwrap();
+            })
+        };
+        let mut c = 0;
+        assert_eq!(q.read_wait(&mut c).value(), 5);
+        p.join().unwrap();
+        assert_eq!(q.sleeping_readers(), Some(0));
+    });
+}
+
+/// The same with a record of two elements (the compare-and-swap
+/// reservation path) and a shared cursor.
+#[test]
+fn doorbell_no_lost_wakeup_shared_cursor_multi_element() {
+    model(|| {
+        let q = queue(8, Options::new().read_last(false));
+        let p = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.push_slice(&[1, 2]).unwrap();
+            })
+        };
+        let cursor = AtomicU64::new(0);
+        let rec = q.read_shared_wait(&cursor);
+        assert_eq!(rec.to_vec(), vec![1, 2]);
+        p.join().unwrap();
+        assert_eq!(cursor.load(Ordering::Relaxed), 2);
+    });
+}
+
+/// `wake_waiters` after setting a stop flag always ends a stoppable wait
+/// (the close() of the bindings).
+#[test]
+fn doorbell_wake_waiters_stops_a_wait() {
+    model(|| {
+        let q = queue(8, Options::new().read_last(false));
+        let stop = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let closer = {
+            let (q, stop) = (q.clone(), stop.clone());
+            thread::spawn(move || {
+                stop.store(true, Ordering::Release);
+                q.wake_waiters();
+            })
+        };
+        let mut c = 0;
+        let is_stopped = || stop.load(Ordering::Acquire);
+        assert!(q.read_timeout_or_stop(&mut c, None, &is_stopped).is_none());
+        closer.join().unwrap();
+    });
+}

@@ -101,6 +101,7 @@ fn check_openable(name: &str, status: Status, note: Option<&str>, age: Option<f6
             status.as_str()
         ))),
         Status::Unreadable => Err(msg(format!("cannot open {name:?}: {why}"))),
+        Status::Doorbell => Err(msg(format!("{name:?} is not a queue: it is a {why} (open the queue itself instead)"))),
     }
 }
 

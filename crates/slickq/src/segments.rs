@@ -75,6 +75,9 @@ pub enum Status {
     Short,
     /// Could not be opened.
     Unreadable,
+    /// The doorbell object of a queue (`<queue>.doorbell`): where idle
+    /// readers of this project sleep. Not a queue; removed with its queue.
+    Doorbell,
 }
 
 impl Status {
@@ -90,12 +93,13 @@ impl Status {
             Status::Foreign => "foreign",
             Status::Short => "short",
             Status::Unreadable => "unreadable",
+            Status::Doorbell => "doorbell",
         }
     }
 
     /// Whether the object carries the layout marker (is a queue, healthy or not).
     pub fn is_queue(self) -> bool {
-        !matches!(self, Status::Foreign | Status::Short | Status::Unreadable)
+        !matches!(self, Status::Foreign | Status::Short | Status::Unreadable | Status::Doorbell)
     }
 
     /// Whether a queue in this state becomes stale once older than the grace period.
@@ -176,6 +180,10 @@ pub struct Segment {
     pub header: Option<HeaderView>,
     /// The processes that map the object or hold it open (from /proc).
     pub attached: Vec<Attached>,
+    /// Readers asleep on the queue's doorbell (queues with a doorbell
+    /// object only; a reader that died asleep counts until a producer
+    /// notices).
+    pub sleeping_readers: Option<u32>,
 }
 
 /// A process that maps an object or holds a descriptor of it.
@@ -484,18 +492,66 @@ fn age_of(path: &PathBuf) -> Option<Duration> {
     Some(SystemTime::now().duration_since(modified).unwrap_or(Duration::ZERO))
 }
 
+/// The queue whose doorbell object `bare` is, if it looks like one (the
+/// name suffix and the length of a doorbell object; the caller also checks
+/// its identification word).
+pub fn doorbell_of(bare: &str, len: u64) -> Option<&str> {
+    let queue = bare.strip_suffix(slick_queue::DOORBELL_SUFFIX)?;
+    (!queue.is_empty() && len == slick_queue::DOORBELL_LEN).then_some(queue)
+}
+
+/// Whether the object `bare` carries a doorbell's identification word.
+fn has_doorbell_magic(bare: &str) -> bool {
+    let mut b = [0u8; 8];
+    matches!(slick_queue::inspect::read_bytes(bare, slick_queue::DOORBELL_MAGIC_OFFSET, &mut b), Ok(8))
+        && u64::from_ne_bytes(b) == slick_queue::DOORBELL_MAGIC
+}
+
 fn from_info(info: SegmentInfo, owners: &Owners, holders: &Holders, grace: Duration) -> Segment {
     let bare = info.name.strip_prefix('/').unwrap_or(&info.name).to_owned();
     let path = PathBuf::from(SHM_DIR).join(&bare);
     let age = age_of(&path);
+    if let Some(queue) = doorbell_of(&bare, info.len).filter(|_| has_doorbell_magic(&bare)) {
+        // A doorbell whose queue is gone (removed by a tool that does not
+        // know doorbells) is stale once past the grace period.
+        let attached = holders.of(&path);
+        let orphan = matches!(segment_info(queue), Err(Error::NotFound { .. }));
+        let sleepers = slick_queue::inspect::sleeping_readers(queue).ok().flatten().unwrap_or(0);
+        // The queue's name as printed (escaped, like every name shown).
+        let shown_queue = escape_name(queue.as_bytes());
+        let note = if orphan {
+            format!("doorbell of /{shown_queue}, which no longer exists")
+        } else {
+            format!("doorbell of queue /{shown_queue}: {sleepers} reader(s) asleep")
+        };
+        return Segment {
+            stale: orphan && age.is_some_and(|a| a >= grace) && attached.is_empty(),
+            shown: escape_name(bare.as_bytes()),
+            is_queue: false,
+            name: bare,
+            status: Status::Doorbell,
+            bytes: info.len,
+            mode: info.mode.map_or_else(|| "-".into(), |m| format!("{m:04o}")),
+            uid: info.uid,
+            owner: info.uid.map_or_else(|| "-".into(), |u| owners.name(u)),
+            age_secs: age.map(|a| a.as_secs_f64()),
+            note: Some(note),
+            header: None,
+            sleeping_readers: None,
+            attached,
+        };
+    }
     let (status, note) = classify(info.len, info.header.as_ref());
     let attached = holders.of(&path);
     // A 0-byte object: its creator died before sizing it (a live one sizes
     // it right after creating it, and holds a descriptor meanwhile).
     let abandoned_empty = status == Status::Short && info.len == 0;
+    let sleeping_readers =
+        if status.is_queue() { slick_queue::inspect::sleeping_readers(&bare).ok().flatten() } else { None };
     Segment {
         stale: (status.can_go_stale() || abandoned_empty) && age.is_some_and(|a| a >= grace) && attached.is_empty(),
         shown: escape_name(bare.as_bytes()),
+        sleeping_readers,
         is_queue: status.is_queue(),
         name: bare,
         status,
@@ -529,6 +585,7 @@ fn unreadable(bare: &str, owners: &Owners, why: String) -> Segment {
         note: Some(why),
         header: None,
         attached: Vec::new(),
+        sleeping_readers: None,
     }
 }
 
@@ -675,6 +732,16 @@ mod tests {
         assert_eq!(classify(full, Some(&header(0xDEAD_BEEF, 16, 8, 1, 3))).0, Status::Foreign);
         assert_eq!(classify(0, None).0, Status::Short);
         assert!(Status::Initializing.can_go_stale() && !Status::Ok.can_go_stale() && !Status::Foreign.can_go_stale());
+        assert!(!Status::Doorbell.is_queue());
+    }
+
+    #[test]
+    fn doorbell_objects_are_recognised_by_name_and_length() {
+        let len = slick_queue::DOORBELL_LEN;
+        assert_eq!(doorbell_of("orders.doorbell", len), Some("orders"));
+        assert_eq!(doorbell_of("orders.doorbell", len + 1), None);
+        assert_eq!(doorbell_of("orders", len), None);
+        assert_eq!(doorbell_of(".doorbell", len), None);
     }
 
     #[test]

@@ -197,6 +197,8 @@ fn inspect_decodes_a_peer_queue_with_a_wrap_marker_without_touching_it() {
         "write_index     12".to_owned(),
         "last_published  8".to_owned(),
         "attached        none".to_owned(),
+        // only the peer has attached: it never creates a doorbell
+        "sleeping        - (no doorbell object".to_owned(),
         "control slots (first 3 of 8):".to_owned(),
         "  slot      0: record at index 8, 4 element(s)".to_owned(),
         "  slot      1: record at index 1, 1 element(s)".to_owned(),
@@ -666,6 +668,60 @@ fn rm_removes_named_queues_and_refuses_foreign_objects_without_force() {
     assert!(!foreign.exists());
     fails_with(&slickq(&["rm"]), 2, "required");
     fails_with(&slickq(&["rm", "--stale", rs.as_str()]), 2, "cannot be used with");
+}
+
+#[test]
+fn doorbells_show_sleeping_readers_and_go_with_their_queue() {
+    let n = Name::new("bell");
+    let bell = Name(slick_queue::doorbell_name(n.as_str()));
+    let slow = Options::new().poll_interval(std::time::Duration::from_secs(30));
+    let q = std::sync::Arc::new(Queue::<u64>::create_or_open(n.as_str(), 8, &slow).unwrap());
+    assert!(bell.exists(), "the library did not create the doorbell object");
+    let reader = {
+        let q = q.clone();
+        std::thread::spawn(move || {
+            let mut c = 0;
+            q.read_timeout(&mut c, std::time::Duration::from_secs(60)).map(|r| r.value())
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while q.sleeping_readers() != Some(1) {
+        assert!(std::time::Instant::now() < deadline, "the reader never went to sleep");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // inspect shows the sleeper, in text and JSON
+    let text = ok(&slickq(&["inspect", n.as_str()]));
+    assert!(text.contains("sleeping        1 reader(s) asleep on the doorbell"), "{text}");
+    let j = json(&ok(&slickq(&["inspect", n.as_str(), "--json"])));
+    assert_eq!(j["sleeping_readers"], 1, "{j}");
+    // ls lists queues only; --all shows the doorbell as what it is
+    let ls = json(&ok(&slickq(&["ls", "--json"])));
+    assert!(ls.as_array().unwrap().iter().all(|e| e["name"] != bell.0.as_str()), "ls lists a doorbell as a queue");
+    assert_eq!(entry(&ls, n.as_str())["sleeping_readers"], 1);
+    let all = json(&ok(&slickq(&["ls", "--all", "--json"])));
+    let e = entry(&all, bell.as_str());
+    assert_eq!(e["status"], "doorbell");
+    assert_eq!(e["is_queue"], false);
+    assert_eq!(e["stale"], false);
+    fails_with(&slickq(&["tail", bell.as_str()]), 1, "is not a queue");
+
+    q.push(9).unwrap();
+    assert_eq!(reader.join().unwrap(), Some(9));
+    assert_eq!(json(&ok(&slickq(&["inspect", n.as_str(), "--json"])))["sleeping_readers"], 0);
+
+    // rm takes the doorbell with the queue
+    let out = ok(&slickq(&["rm", n.as_str()]));
+    assert!(out.starts_with(&format!("removed /{} (ok", n.0)), "{out}");
+    assert!(!n.exists() && !bell.exists(), "rm left the doorbell behind");
+    drop(q);
+
+    // a doorbell whose queue was removed by other means is stale after the grace period
+    Queue::<u64>::create_or_open(n.as_str(), 8, &Options::new()).unwrap();
+    std::fs::remove_file(n.path()).unwrap();
+    age(&bell, 3600);
+    let out = ok(&slickq(&["rm", "--stale", "--prefix", n.as_str()]));
+    assert!(out.starts_with(&format!("removed /{} (doorbell", bell.0)), "{out}");
+    assert!(!bell.exists());
 }
 
 #[test]

@@ -494,9 +494,11 @@ fn ls_escapes_names_and_rm_takes_the_escaped_name() {
     let q = Queue::<u64>::create_or_open(&ansi, 8, &Options::new()).unwrap();
     drop(q);
     std::fs::write(&raw_path, b"").unwrap();
+    let bell_path = std::path::Path::new("/dev/shm").join(slick_queue::doorbell_name(&ansi));
     let cleanup = || {
         let _ = std::fs::remove_file(&raw_path);
         let _ = std::fs::remove_file(&ansi_path);
+        let _ = std::fs::remove_file(&bell_path);
     };
 
     let o = slickq(&["ls", "--all"]);
@@ -513,11 +515,14 @@ fn ls_escapes_names_and_rm_takes_the_escaped_name() {
     let refused = slickq(&["rm", &raw_shown]);
     let forced = slickq(&["rm", "--force", &raw_shown]);
     let (ansi_gone, raw_gone) = (!ansi_path.exists(), raw_path.symlink_metadata().is_err());
+    // rm of the queue also removed its doorbell object.
+    let bell_gone = !bell_path.exists();
     cleanup();
     assert!(ok(&removed).contains(&format!("removed /{ansi_shown}")), "{}", stdout(&removed));
     fails_with(&refused, 1, "not UTF-8");
     assert!(ok(&forced).contains(&format!("removed /{raw_shown}")), "{}", stdout(&forced));
     assert!(ansi_gone && raw_gone);
+    assert!(bell_gone, "the doorbell of the removed queue is still there");
 }
 
 /// Runs `slickq args...` as `nobody` (root only) with `input` on stdin.

@@ -129,6 +129,19 @@ impl Mapping {
         Some(unsafe { &*self.ptr.as_ptr().add(crate::layout::HEADER_SIZE).cast::<Slot>().add(i) })
     }
 
+    /// The 8-byte word at `offset` (a multiple of 8), if the mapping holds
+    /// it (the doorbell object's identification word).
+    #[cfg(target_os = "linux")]
+    pub fn word_at(&self, offset: usize) -> Option<&AtomicU64> {
+        if offset % 8 != 0 || offset.checked_add(8)? > self.len {
+            return None;
+        }
+        // SAFETY: the 8 bytes at `offset` lie inside the mapping (checked
+        // above) and are 8-aligned (page-aligned base, offset a multiple of
+        // 8); shared memory is only ever accessed through atomics.
+        Some(unsafe { &*self.ptr.as_ptr().add(offset).cast::<AtomicU64>() })
+    }
+
     /// The 8-byte word at offset 0 (a shared work-stealing cursor object).
     pub fn word0(&self) -> Option<&AtomicU64> {
         if self.len < 8 {

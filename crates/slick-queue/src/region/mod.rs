@@ -25,7 +25,7 @@
 use std::ptr::NonNull;
 
 use crate::layout::{Geometry, Slot};
-use crate::sync::{AtomicU64, CachePadded, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering};
 
 #[cfg(all(any(unix, windows), not(loom)))]
 mod mapping;
@@ -375,6 +375,114 @@ impl Region {
             }
             done += chunk;
         }
+    }
+}
+
+/// Offset of the futex word (the ring counter) in a doorbell's memory.
+#[cfg_attr(any(loom, not(target_os = "linux")), allow(dead_code))]
+pub(crate) const BELL_SEQ: usize = 0;
+/// Offset of the waiter count in a doorbell's memory: on a cache-line pair
+/// of its own, so producers' loads of it are not disturbed by rings.
+pub(crate) const BELL_WAITERS: usize = 128;
+/// Offset of the identification word of a doorbell object.
+pub(crate) const BELL_MAGIC: usize = 8;
+/// Bytes of a doorbell's memory (local block or shared object).
+pub(crate) const BELL_LEN: usize = 256;
+
+/// The two words of a doorbell (see `doorbell.rs`): the ring counter a
+/// sleeper waits on and the count of registered sleepers. In a heap block of
+/// this process (local queues) or in a mapping of the doorbell's own
+/// shared-memory object.
+pub(crate) struct BellMemory {
+    seq: NonNull<AtomicU32>,
+    waiters: NonNull<AtomicU32>,
+    #[allow(dead_code)]
+    backing: BellBacking,
+}
+
+enum BellBacking {
+    Local(#[allow(dead_code)] LocalBell),
+    #[cfg(all(target_os = "linux", not(loom)))]
+    Mapped(#[allow(dead_code)] Mapping),
+}
+
+struct BellLocal {
+    seq: CachePadded<AtomicU32>,
+    waiters: CachePadded<AtomicU32>,
+}
+
+/// The heap block of a local doorbell, held as a raw pointer (from
+/// `Box::leak`) so that moving it never invalidates the word pointers
+/// derived from it (as `LocalBlock`).
+struct LocalBell(NonNull<BellLocal>);
+
+impl Drop for LocalBell {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::leak` in `BellMemory::local`
+        // and is released exactly once, here; no reference derived from it
+        // outlives the `BellMemory` that owns this value (its accessors
+        // borrow `&self`).
+        unsafe { drop(Box::from_raw(self.0.as_ptr())) }
+    }
+}
+
+// SAFETY: the pointers point into memory owned by `backing` (a leaked heap
+// block freed only on drop, or a mapping), and are only ever used as shared
+// references to atomics, so sending or sharing the value across threads
+// cannot create a data race.
+unsafe impl Send for BellMemory {}
+// SAFETY: as for `Send`: all access is atomic.
+unsafe impl Sync for BellMemory {}
+
+impl BellMemory {
+    /// Fresh words on the heap (a local queue's doorbell).
+    pub fn local() -> BellMemory {
+        let block =
+            Box::new(BellLocal { seq: CachePadded(AtomicU32::new(0)), waiters: CachePadded(AtomicU32::new(0)) });
+        let block = NonNull::from(Box::leak(block));
+        // SAFETY: `block` points to a live, leaked `BellLocal` owned by the
+        // returned value, which frees it only when dropped.
+        let (seq, waiters) = unsafe {
+            let b = block.as_ref();
+            (NonNull::from(&*b.seq), NonNull::from(&*b.waiters))
+        };
+        BellMemory { seq, waiters, backing: BellBacking::Local(LocalBell(block)) }
+    }
+
+    /// The words of a mapped doorbell object, if the mapping holds them
+    /// (Linux: other platforms have no doorbell object).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub fn shared(mapping: Mapping) -> Result<BellMemory, Mapping> {
+        if mapping.len() != BELL_LEN {
+            return Err(mapping);
+        }
+        // SAFETY: the mapping is BELL_LEN bytes long (checked above)
+        // and page-aligned, so both words (offsets 0 and 128, 4 bytes each)
+        // lie inside it, naturally aligned. The memory is only ever accessed
+        // through atomics.
+        let (seq, waiters) = unsafe {
+            let b = mapping.ptr.as_ptr();
+            (
+                NonNull::new_unchecked(b.add(BELL_SEQ).cast::<AtomicU32>()),
+                NonNull::new_unchecked(b.add(BELL_WAITERS).cast::<AtomicU32>()),
+            )
+        };
+        Ok(BellMemory { seq, waiters, backing: BellBacking::Mapped(mapping) })
+    }
+
+    /// The ring counter (the futex word).
+    #[inline]
+    pub fn seq(&self) -> &AtomicU32 {
+        // SAFETY: points into memory owned by `self.backing` (checked at
+        // construction), naturally aligned, only ever accessed atomically.
+        unsafe { self.seq.as_ref() }
+    }
+
+    /// The number of registered sleepers.
+    #[inline]
+    pub fn waiters(&self) -> &AtomicU32 {
+        // SAFETY: as for `seq`.
+        unsafe { self.waiters.as_ref() }
     }
 }
 

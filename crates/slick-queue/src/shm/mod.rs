@@ -11,7 +11,7 @@
 //! Everything platform-specific below the queue lives in these two places.
 
 #[cfg(unix)]
-mod unix;
+pub(crate) mod unix;
 #[cfg(unix)]
 use unix as imp;
 #[cfg(windows)]

@@ -332,6 +332,8 @@ impl Case {
             Ok(q) => Outcome::Attached { records: exercise(&q, &path, &self.ops, self.reset_check) },
         };
         let _ = std::fs::remove_file(&path);
+        // and the doorbell object an attach creates beside the queue
+        let _ = std::fs::remove_file(format!("/dev/shm/{}", slick_queue::doorbell_name(name)));
         outcome
     }
 

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde::Serialize;
+use slick_queue::doorbell_name;
 use slick_queue::inspect::read_slots;
 use slick_queue::layout::EMPTY_INDEX;
 
@@ -119,6 +120,18 @@ pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
         "attached        {}",
         if seg.attached.is_empty() { "none".to_owned() } else { describe_attached(&seg.attached) }
     ));
+    lines.push(match seg.sleeping_readers {
+        Some(n) => {
+            format!(
+                "sleeping        {n} reader(s) asleep on the doorbell ({})",
+                object_path(&doorbell_name(&seg.shown))
+            )
+        }
+        None if cfg!(target_os = "linux") => {
+            "sleeping        - (no doorbell object: no process of this project has attached)".to_owned()
+        }
+        None => "sleeping        - (no doorbell on this platform: waiting readers poll)".to_owned(),
+    });
     for l in lines {
         writeln!(w, "{l}").map_err(out)?;
     }

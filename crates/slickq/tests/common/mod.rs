@@ -86,6 +86,8 @@ impl Name {
 impl Drop for Name {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.path());
+        // and the doorbell object our library creates beside a queue
+        let _ = std::fs::remove_file(Path::new("/dev/shm").join(slick_queue::doorbell_name(&self.0)));
     }
 }
 
