@@ -45,6 +45,9 @@ pub(crate) struct Attached {
     pub geometry: Geometry,
     /// Whether this process initialized the segment.
     pub created: bool,
+    /// The shared-memory object's descriptor: kept open only by a handle
+    /// that holds the exclusive producer lock on it (see `shm::lock_producer`).
+    pub fd: OwnedFd,
 }
 
 const POLL: Duration = Duration::from_millis(1);
@@ -57,8 +60,8 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
         Request::Open { .. } => shm::open_rw(name)?,
     };
     let mapping = map_whole(name, &fd, deadline)?;
-    // The object is mapped; the descriptor is no longer needed.
-    drop(fd);
+    // The object is mapped; the descriptor is kept in `Attached` only for
+    // the exclusive producer's lock (the queue drops it otherwise).
     let Some(header) = mapping.header() else {
         // `map_whole` only returns mappings of at least a header.
         return Err(Error::Truncated { name: name.to_string(), len: mapping.len() as u64, needed: HEADER_SIZE as u64 });
@@ -76,7 +79,7 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
         {
             failpoint("attach-claimed");
             initialize(&mapping, header, g, options.read_last);
-            return Ok(Attached { mapping, geometry: *g, created: true });
+            return Ok(Attached { mapping, geometry: *g, created: true, fd });
         }
     }
 
@@ -114,7 +117,7 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
             needed: geometry.segment_len() as u64,
         });
     }
-    Ok(Attached { mapping, geometry, created: false })
+    Ok(Attached { mapping, geometry, created: false, fd })
 }
 
 /// Test hook for the dead-creator tests (tests/processes), compiled only with the

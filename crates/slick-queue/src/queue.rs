@@ -40,6 +40,10 @@ pub struct ByteQueue {
     options: Options,
     /// The segment's name and whether this handle initialized it.
     shm: Option<(ShmName, bool)>,
+    /// The segment's descriptor, kept open while this handle holds the
+    /// exclusive producer lock on it (dropping it releases the lock).
+    #[cfg(unix)]
+    _producer_lock: Option<std::os::fd::OwnedFd>,
 }
 
 impl std::fmt::Debug for ByteQueue {
@@ -78,7 +82,14 @@ impl ByteQueue {
     fn from_parts(region: Region, geometry: Geometry, options: &Options, shm: Option<(ShmName, bool)>) -> ByteQueue {
         let mut options = options.clone();
         options.items_per_slot = Some(geometry.items_per_slot());
-        ByteQueue { ring: Ring::new(region, &geometry, &options), geometry, options, shm }
+        ByteQueue {
+            ring: Ring::new(region, &geometry, &options),
+            geometry,
+            options,
+            shm,
+            #[cfg(unix)]
+            _producer_lock: None,
+        }
     }
 
     /// Creates the shared-memory queue `name` (`/dev/shm/<name>`), or opens it
@@ -118,13 +129,21 @@ impl ByteQueue {
 
     #[cfg(all(unix, not(loom)))]
     fn from_attached(name: ShmName, att: crate::attach::Attached, options: &Options) -> Result<ByteQueue> {
+        let lock = if options.exclusive_producer {
+            crate::shm::lock_producer(&att.fd, &name)?;
+            Some(att.fd)
+        } else {
+            None
+        };
         let len = att.mapping.len();
         let region = Region::shared(att.mapping, &att.geometry).map_err(|_| Error::Truncated {
             name: name.to_string(),
             len: len as u64,
             needed: att.geometry.segment_len() as u64,
         })?;
-        Ok(ByteQueue::from_parts(region, att.geometry, options, Some((name, att.created))))
+        let mut q = ByteQueue::from_parts(region, att.geometry, options, Some((name, att.created)));
+        q._producer_lock = lock;
+        Ok(q)
     }
 
     /// Reserves `n` contiguous elements (multi-producer safe) and returns the

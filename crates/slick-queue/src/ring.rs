@@ -53,6 +53,8 @@ use crate::options::Options;
 use crate::region::Region;
 use crate::sync::{cpu_relax, fence, AtomicU64, CachePadded, Ordering};
 
+mod producer;
+
 /// The 48 bits of an element index the reservation word holds (indices
 /// are compared modulo 2^48).
 const INDEX_MASK: u64 = (1 << 48) - 1;
@@ -80,6 +82,8 @@ pub(crate) struct Ring {
     reset_check: bool,
     loss_detection: bool,
     cpu_relax: bool,
+    /// The exclusive producer (see `producer.rs`).
+    exclusive: bool,
     /// This handle's counters, in an allocation of their own: a `Ring`
     /// holds no interior mutability inline, so the compiler may keep its
     /// fields (mask, size, pointers) in registers across the atomic stores
@@ -109,6 +113,7 @@ impl Ring {
             reset_check: options.reset_check,
             loss_detection: options.loss_detection,
             cpu_relax: options.cpu_relax,
+            exclusive: options.exclusive_producer,
             counters: Box::new(Counters {
                 loss: CachePadded(AtomicU64::new(0)),
                 corrupt: AtomicU64::new(0),
@@ -179,6 +184,9 @@ impl Ring {
         if u64::from(n).wrapping_sub(1) >= self.size {
             return Err(self.reserve_error(n));
         }
+        if self.exclusive {
+            return Ok(self.reserve_exclusive(n));
+        }
         let r = self.region.reserved();
         if n == 1 && self.shift == 0 {
             // The C++ peer's fast path: one element never needs a wrap.
@@ -235,12 +243,16 @@ impl Ring {
         s.size.store(n, Ordering::Relaxed);
         s.data_index.store(index, Ordering::Release);
         if self.read_last {
-            let lp = self.region.last_published();
-            let mut cur = lp.load(Ordering::Relaxed);
-            while cur == EMPTY_INDEX || cur < index {
-                match lp.compare_exchange_weak(cur, index, Ordering::Release, Ordering::Relaxed) {
-                    Ok(_) => break,
-                    Err(actual) => cur = actual,
+            if self.exclusive {
+                self.store_last_published_exclusive(index);
+            } else {
+                let lp = self.region.last_published();
+                let mut cur = lp.load(Ordering::Relaxed);
+                while cur == EMPTY_INDEX || cur < index {
+                    match lp.compare_exchange_weak(cur, index, Ordering::Release, Ordering::Relaxed) {
+                        Ok(_) => break,
+                        Err(actual) => cur = actual,
+                    }
                 }
             }
         }

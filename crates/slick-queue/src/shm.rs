@@ -133,6 +133,19 @@ pub(crate) fn set_len(fd: impl AsFd, len: u64, name: &ShmName) -> Result<()> {
     rustix::fs::ftruncate(fd, len).map_err(|e| os_error("ftruncate", name, e))
 }
 
+/// Takes the exclusive producer lock of a segment: a non-blocking exclusive
+/// `flock` on its descriptor, held until the descriptor is closed (also when
+/// the process dies). The lock lives in the kernel, outside the segment's
+/// bytes, so the wire layout is untouched; peers that do not take it (C++,
+/// the original Python package) are not stopped by it.
+pub(crate) fn lock_producer(fd: impl AsFd, name: &ShmName) -> Result<()> {
+    match rustix::fs::flock(fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(()),
+        Err(Errno::WOULDBLOCK) => Err(Error::ProducerClaimed { name: name.to_string() }),
+        Err(e) => Err(os_error("flock", name, e)),
+    }
+}
+
 /// Unlinks the name: `Ok(true)` if removed, `Ok(false)` if there was none.
 pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
     match shm::unlink(sys_name(name)) {
