@@ -178,8 +178,52 @@ impl Ring {
     /// Multi-producer safe. Never splits a record across the end of the ring:
     /// if it would, the rest of the lap is skipped and a wrap marker left for
     /// readers.
-    #[inline]
+    ///
+    /// Only the one-element reservation of a ring without `items_per_slot`
+    /// is inline (a capacity is at least 1, so `n == 1` needs no check);
+    /// everything else is a call. Keeping this function that small is what
+    /// lets it inline into the caller's loop: as one function, the compiler
+    /// kept it out of line and returned the `Result` through memory, a
+    /// measurable part of run g's step.
+    #[inline(always)]
     pub fn reserve(&self, n: u32) -> Result<u64> {
+        if n == 1 && self.shift == 0 {
+            return Ok(if self.exclusive { self.reserve_one_exclusive() } else { self.reserve_one() });
+        }
+        self.reserve_any(n)
+    }
+
+    /// `reserve(1)` on the default path, one element per slot.
+    #[inline(always)]
+    fn reserve_one(&self) -> u64 {
+        let r = self.region.reserved();
+        // The C++ peer's fast path: one element never needs a wrap.
+        let prev = r.fetch_add(1 << 16, Ordering::AcqRel);
+        if reserved_size(prev) != 1 {
+            self.reserve_one_fix_size(prev);
+        }
+        fence(Ordering::Release);
+        reserved_index(prev)
+    }
+
+    /// Records the size of the last reservation (only legacy read_last
+    /// readers use it); losing this race is harmless.
+    #[cold]
+    fn reserve_one_fix_size(&self, prev: u64) {
+        let bumped = prev.wrapping_add(1 << 16);
+        let _ = self.region.reserved().compare_exchange(
+            bumped,
+            pack_reserved(reserved_index(bumped), 1),
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// `reserve` for everything but one element on the default path:
+    /// records of several elements (a CAS loop that may leave a wrap
+    /// marker), `items_per_slot` > 1, the exclusive producer.
+    #[inline]
+    fn reserve_any(&self, n: u32) -> Result<u64> {
         // One compare for both errors: n - 1 wraps to u64::MAX for n == 0.
         if u64::from(n).wrapping_sub(1) >= self.size {
             return Err(self.reserve_error(n));
@@ -188,23 +232,6 @@ impl Ring {
             return Ok(self.reserve_exclusive(n));
         }
         let r = self.region.reserved();
-        if n == 1 && self.shift == 0 {
-            // The C++ peer's fast path: one element never needs a wrap.
-            let prev = r.fetch_add(1 << 16, Ordering::AcqRel);
-            if reserved_size(prev) != 1 {
-                // Record the size of the last reservation (only legacy
-                // read_last readers use it); losing this race is harmless.
-                let bumped = prev.wrapping_add(1 << 16);
-                let _ = r.compare_exchange(
-                    bumped,
-                    pack_reserved(reserved_index(bumped), 1),
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                );
-            }
-            fence(Ordering::Release);
-            return Ok(reserved_index(prev));
-        }
         let need = self.need(u64::from(n));
         let mut cur = r.load(Ordering::Relaxed);
         loop {

@@ -50,13 +50,11 @@ impl Ring {
     /// wrap marker as the default path).
     #[inline]
     pub(super) fn reserve_exclusive(&self, n: u32) -> u64 {
+        if n == 1 && self.shift == 0 {
+            return self.reserve_one_exclusive();
+        }
         let r = self.region.reserved();
         let old = reserved_index(r.load(Ordering::Relaxed));
-        if n == 1 && self.shift == 0 {
-            r.store(pack_reserved(old.wrapping_add(1), 1), Ordering::Relaxed);
-            fence(Ordering::Release);
-            return old;
-        }
         let need = self.need(u64::from(n));
         let pos = old & self.mask;
         let (index, wrapped) = if pos + need > self.size { (old + (self.size - pos), true) } else { (old, false) };
@@ -69,6 +67,17 @@ impl Ring {
         }
         fence(Ordering::Release);
         index
+    }
+
+    /// `reserve(1)` for the exclusive producer, one element per slot: no
+    /// wrap is possible, the next word is the index plus one with size 1.
+    #[inline(always)]
+    pub(super) fn reserve_one_exclusive(&self) -> u64 {
+        let r = self.region.reserved();
+        let old = reserved_index(r.load(Ordering::Relaxed));
+        r.store(pack_reserved(old.wrapping_add(1), 1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        old
     }
 
     /// The last-published update for the exclusive producer: raise it to
