@@ -55,6 +55,7 @@ class SlickQueue:
         element_size: Optional[int] = None,
         traits: Optional[object] = None,
         items_per_slot: Optional[int] = None,
+        exclusive_producer: bool = False,
     ) -> Self: ...
     def __init__(
         self,
@@ -64,6 +65,7 @@ class SlickQueue:
         element_size: Optional[int] = None,
         traits: Optional[object] = None,
         items_per_slot: Optional[int] = None,
+        exclusive_producer: bool = False,
     ) -> None: ...
     @property
     def name(self) -> Optional[str]: ...

@@ -101,6 +101,11 @@ pub(crate) fn to_pyerr(err: Error, name: Option<&str>) -> PyErr {
             PyRuntimeError::new_err(format!("cannot use the shared-memory queue '{shown}': {e}"))
         }
         e @ Error::NotShared => PyRuntimeError::new_err(e.to_string()),
+        Error::ProducerClaimed { .. } => PyRuntimeError::new_err(format!(
+            "the shared-memory queue '{shown}' already has an exclusive producer (another SlickQueue \
+             with exclusive_producer=True holds its producer lock); close it first, or open this one \
+             without exclusive_producer"
+        )),
         e => PyRuntimeError::new_err(e.to_string()),
     }
 }

@@ -260,7 +260,8 @@ impl SlickQueue {
 #[pymethods]
 impl SlickQueue {
     #[new]
-    #[pyo3(signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None))]
+    #[pyo3(signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None, exclusive_producer = false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         name: Option<String>,
@@ -268,6 +269,7 @@ impl SlickQueue {
         element_size: Option<&Bound<'_, PyAny>>,
         traits: Option<&Bound<'_, PyAny>>,
         items_per_slot: Option<&Bound<'_, PyAny>>,
+        exclusive_producer: bool,
     ) -> PyResult<Self> {
         let traits = match traits {
             Some(t) if !t.is_none() => TraitsSnapshot::from_object(t)?,
@@ -297,7 +299,10 @@ impl SlickQueue {
                 PyValueError::new_err(format!("element_size must be at most 4294967295 bytes, got {es}"))
             })?,
         };
-        let mut options = traits.options();
+        // The caller's promise to be the queue's only producer (see
+        // Options::exclusive_producer); a second one of this library is
+        // refused with RuntimeError.
+        let mut options = traits.options().exclusive_producer(exclusive_producer);
         if let Some(k) = items_per_slot {
             let k = u32::try_from(k)
                 .ok()
