@@ -123,7 +123,10 @@ impl Options {
     /// lost or mixed (never memory-unsafe in this library: every access is
     /// atomic). Within a process, only one thread at a time may call the
     /// producing methods (`reserve`, `push`, `publish`, ...) of the handle;
-    /// readers on any thread are unaffected.
+    /// readers on any thread are unaffected. The lock belongs to the open
+    /// segment, so a child made by `fork()` shares it until the child execs
+    /// or exits (the descriptor is close-on-exec); such a child must not
+    /// produce through the inherited handle.
     pub fn exclusive_producer(mut self, on: bool) -> Options {
         self.exclusive_producer = on;
         self
