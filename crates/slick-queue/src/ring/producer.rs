@@ -24,10 +24,14 @@
 //!   the reservation included (the default path's `AcqRel` on the CAS was
 //!   there to order the marker against *other* producers' reservations);
 //! * `last_published` is only ever raised by this producer, so a `Relaxed`
-//!   load followed by a `Release` store replaces the CAS-max: the
-//!   `Release` store orders the slot's `size`/`data_index` stores before the
-//!   new value, which is all `read_last()` (an `Acquire` load, then the
-//!   slot validated like any read) relies on.
+//!   load followed by a store replaces the CAS-max. `read_last()` loads it
+//!   and then validates the named slot with `Acquire` loads like any read,
+//!   so the record's contents are published by the slot's `data_index`
+//!   pair, not by this word; the store is `Release` (as the default path's
+//!   CAS) only so that a reader seeing the new value also sees the slot
+//!   already naming it, which spares it a "not there yet" answer. (Checked
+//!   by hand: with a `Relaxed` store the loom models still pass, as this
+//!   argument predicts; with a reservation that does not advance they fail.)
 //!
 //! On x86-64 this turns the `lock xadd` of a one-element reservation and
 //! the `lock cmpxchg` of the last-published update into plain `mov`s; the
