@@ -21,7 +21,10 @@
 //!   reservation orders it before the record's data stores: that is what lets
 //!   [`Ring::is_overwritten`] detect a lapping producer (a reader that copied
 //!   a byte written by a producer with a later reservation sees, after an
-//!   `Acquire` fence, that reservation in `R`).
+//!   `Acquire` fence, that reservation in `R`). The exclusive producer
+//!   (one producer, promised by the caller) replaces the read-modify-writes
+//!   with a load and a store; why that keeps these orderings is in
+//!   `ring/producer.rs`.
 //! * **The size re-check.** After loading `size`, a reader reloads
 //!   `data_index` (`Acquire` on `size` keeps the reload after it); if the
 //!   index changed, the slot was recycled between the two loads and the read
