@@ -45,9 +45,10 @@ pub(crate) struct Attached {
     pub geometry: Geometry,
     /// Whether this process initialized the segment.
     pub created: bool,
-    /// The shared-memory object's descriptor: kept open only by a handle
-    /// that holds the exclusive producer lock on it (see `shm::lock_producer`).
-    pub fd: OwnedFd,
+    /// With `Options::exclusive_producer`: a descriptor of the object that
+    /// holds its producer lock (see `shm::lock_producer`); the queue keeps it
+    /// open while it lives.
+    pub producer_lock: Option<OwnedFd>,
 }
 
 const POLL: Duration = Duration::from_millis(1);
@@ -59,9 +60,12 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
         Request::CreateOrOpen(g) => create_or_open_object(name, g, options, deadline)?,
         Request::Open { .. } => shm::open_rw(name)?,
     };
+    // An exclusive producer claims the object before anything else, so a
+    // second one is refused before it maps or validates anything.
+    let producer_lock = if options.exclusive_producer { Some(shm::lock_producer(&fd, name)?) } else { None };
     let mapping = map_whole(name, &fd, deadline)?;
-    // The object is mapped; the descriptor is kept in `Attached` only for
-    // the exclusive producer's lock (the queue drops it otherwise).
+    // The object is mapped; the descriptor is no longer needed.
+    drop(fd);
     let Some(header) = mapping.header() else {
         // `map_whole` only returns mappings of at least a header.
         return Err(Error::Truncated { name: name.to_string(), len: mapping.len() as u64, needed: HEADER_SIZE as u64 });
@@ -79,7 +83,7 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
         {
             failpoint("attach-claimed");
             initialize(&mapping, header, g, options.read_last);
-            return Ok(Attached { mapping, geometry: *g, created: true, fd });
+            return Ok(Attached { mapping, geometry: *g, created: true, producer_lock });
         }
     }
 
@@ -117,7 +121,7 @@ pub(crate) fn attach(name: &ShmName, request: &Request, options: &Options) -> Re
             needed: geometry.segment_len() as u64,
         });
     }
-    Ok(Attached { mapping, geometry, created: false, fd })
+    Ok(Attached { mapping, geometry, created: false, producer_lock })
 }
 
 /// Test hook for the dead-creator tests (tests/processes), compiled only with the

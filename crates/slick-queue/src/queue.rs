@@ -129,12 +129,6 @@ impl ByteQueue {
 
     #[cfg(all(unix, not(loom)))]
     fn from_attached(name: ShmName, att: crate::attach::Attached, options: &Options) -> Result<ByteQueue> {
-        let lock = if options.exclusive_producer {
-            crate::shm::lock_producer(&att.fd, &name)?;
-            Some(att.fd)
-        } else {
-            None
-        };
         let len = att.mapping.len();
         let region = Region::shared(att.mapping, &att.geometry).map_err(|_| Error::Truncated {
             name: name.to_string(),
@@ -142,7 +136,7 @@ impl ByteQueue {
             needed: att.geometry.segment_len() as u64,
         })?;
         let mut q = ByteQueue::from_parts(region, att.geometry, options, Some((name, att.created)));
-        q._producer_lock = lock;
+        q._producer_lock = att.producer_lock;
         Ok(q)
     }
 

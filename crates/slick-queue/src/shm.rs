@@ -134,13 +134,16 @@ pub(crate) fn set_len(fd: impl AsFd, len: u64, name: &ShmName) -> Result<()> {
 }
 
 /// Takes the exclusive producer lock of a segment: a non-blocking exclusive
-/// `flock` on its descriptor, held until the descriptor is closed (also when
-/// the process dies). The lock lives in the kernel, outside the segment's
-/// bytes, so the wire layout is untouched; peers that do not take it (C++,
-/// the original Python package) are not stopped by it.
-pub(crate) fn lock_producer(fd: impl AsFd, name: &ShmName) -> Result<()> {
-    match rustix::fs::flock(fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(()),
+/// `flock` on a duplicate of its descriptor (the same open file
+/// description), returned so that the caller keeps it open as long as it
+/// produces; closing it (or the process dying) releases the lock. The lock
+/// lives in the kernel, outside the segment's bytes, so the wire layout is
+/// untouched; peers that do not take it (C++, the original Python package)
+/// are not stopped by it.
+pub(crate) fn lock_producer(fd: &OwnedFd, name: &ShmName) -> Result<OwnedFd> {
+    let lock = fd.try_clone().map_err(|source| Error::Os { op: "dup", name: name.0.clone(), source })?;
+    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(lock),
         Err(Errno::WOULDBLOCK) => Err(Error::ProducerClaimed { name: name.to_string() }),
         Err(e) => Err(os_error("flock", name, e)),
     }
