@@ -48,14 +48,16 @@ RUN_TITLES = {
 IMPL_LABELS = {
     "slick": "slick-queue (default: read_last on)",
     "slick-nolast": "slick-queue (read_last off)",
+    "slick-excl": "slick-queue (exclusive producer)",
     "crossbeam": "crossbeam ArrayQueue",
     "disruptor": "disruptor",
     "mpsc": "std::sync::mpsc (sync_channel)",
     "iceoryx2": "iceoryx2",
     "bridge": "slickq bridge (queue -> Zenoh -> queue)",
     "zenoh": "raw Zenoh pub/sub",
+    "cpp": "C++ slick::SlickQueue (header supplied)",
 }
-OURS = ("slick", "slick-nolast", "bridge")
+OURS = ("slick", "slick-nolast", "slick-excl", "bridge")
 
 PY_TESTS = ["step", "xput", "pingpong", "wake"]
 # The wake test: our binding once (read_wait is the same for both call
@@ -407,6 +409,26 @@ def targets(data: dict) -> list[tuple[str, str, str]]:
         rows.append(("g <= 8 ns/step, read_last off", f"{g_nl:.2f} ns", verdict(g_nl <= 8)))
     if g is not None:
         rows.append(("g <= 11 ns/step, default options", f"{g:.2f} ns", verdict(g <= 11)))
+
+    # Ratio goals against the C++ original (only when its header was
+    # supplied: SLICK_BENCH_CPP_INCLUDE) and, for the exclusive producer,
+    # against the fastest in-process Rust peers; all from this one run.
+    def ratio_row(label, run, ours, peer, key, goal, higher_better):
+        o, p = med(run, ours, key), med(run, peer, key)
+        if o is None or p is None:
+            return
+        r = o / p
+        ok = r >= goal if higher_better else r <= goal
+        sign = ">=" if higher_better else "<="
+        rows.append((f"{label}: {run} {IMPL_LABELS[ours]} / {IMPL_LABELS[peer]} {sign} {goal}",
+                     f"{r:.2f}x", verdict(ok)))
+
+    ratio_row("per-step time", "g", "slick", "cpp", "ns_per_step", 0.8, False)
+    ratio_row("throughput", "a", "slick", "cpp", "msgs_per_sec", 2.0, True)
+    ratio_row("throughput", "e", "slick", "cpp", "msgs_per_sec", 1.6, True)
+    ratio_row("round trip p50", "f", "slick", "cpp", "p50", 0.75, False)
+    ratio_row("exclusive producer", "a", "slick-excl", "crossbeam", "msgs_per_sec", 1.0, True)
+    ratio_row("exclusive producer", "c", "slick-excl", "disruptor", "msgs_per_sec", 1.0, True)
 
     P = data.get("python", {}).get("results", {})
 

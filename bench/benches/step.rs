@@ -12,7 +12,11 @@ use slick_queue_bench::inproc;
 
 fn step(c: &mut Criterion) {
     let mut g = c.benchmark_group("g");
-    for (name, opts) in [("slick", Options::new()), ("slick-nolast", Options::new().read_last(false))] {
+    for (name, opts) in [
+        ("slick", Options::new()),
+        ("slick-nolast", Options::new().read_last(false)),
+        ("slick-excl", Options::new().exclusive_producer(true)),
+    ] {
         let q = Queue::<u64>::with_options(SIZE as u32, &opts).expect("queue");
         let mut cursor = 0u64;
         let mut s = 0u64;

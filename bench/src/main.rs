@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Runs: a b c d e f g (see `docs/spec/BENCH_PROTOCOL.md`). Implementations: `slick`
-//! (default options), `slick-nolast` (read_last off), `crossbeam`
+//! (default options), `slick-nolast` (read_last off), `slick-excl` (the
+//! exclusive producer), `cpp` (the C++ original, only when bench/run built
+//! `bench/cpp/driver.cpp` against user-supplied headers), `crossbeam`
 //! (crossbeam_queue::ArrayQueue), `disruptor`, `mpsc` (std::sync::mpsc
 //! sync_channel) and `iceoryx2` (runs e and f, with the `iceoryx2` feature).
 
@@ -45,12 +47,20 @@ fn smoke_count(run: &str) -> u64 {
 }
 
 pub const RUNS: [&str; 10] = ["a", "b", "c", "d", "e", "f", "g", "z32", "z1024", "zlat"];
-pub const IMPLS: [&str; 8] = ["slick", "slick-nolast", "crossbeam", "disruptor", "mpsc", "iceoryx2", "bridge", "zenoh"];
+pub const IMPLS: [&str; 10] =
+    ["slick", "slick-nolast", "slick-excl", "crossbeam", "disruptor", "mpsc", "iceoryx2", "cpp", "bridge", "zenoh"];
 
 /// The bridge runs (z...) compare the bridge with raw Zenoh only; the other
 /// runs never involve those two: `list` leaves such pairs out.
 fn relevant(run: &str, imp: &str) -> bool {
     run.starts_with('z') == matches!(imp, "bridge" | "zenoh")
+}
+
+/// The C++ original's driver (bench/cpp/driver.cpp), when bench/run built it
+/// against headers supplied through SLICK_BENCH_CPP_INCLUDE.
+fn cpp_bin() -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(std::env::var_os("SLICK_BENCH_CPP_BIN")?);
+    p.is_file().then_some(p)
 }
 
 /// `Ok(())` if `imp` can run `run`, else why not (shown in the tables).
@@ -59,6 +69,16 @@ fn support(run: &str, imp: &str) -> Result<(), &'static str> {
         ("bridge" | "zenoh", "z32" | "z1024" | "zlat") => zenoh_support(),
         (_, "z32" | "z1024" | "zlat") | ("bridge" | "zenoh", _) => Err("bridge runs only"),
         ("slick" | "slick-nolast", _) => Ok(()),
+        ("slick-excl", "d") => Err("one producer only"),
+        ("slick-excl", _) => Ok(()),
+        ("cpp", "a" | "c" | "e" | "f" | "g") => {
+            if cpp_bin().is_some() {
+                Ok(())
+            } else {
+                Err("C++ original not supplied (set SLICK_BENCH_CPP_INCLUDE)")
+            }
+        }
+        ("cpp", _) => Err("not driven for the C++ original"),
         ("crossbeam" | "mpsc", "c") => Err("no batch API"),
         ("crossbeam" | "disruptor" | "mpsc", "e" | "f") => Err("in-process only"),
         ("crossbeam" | "disruptor" | "mpsc", _) => Ok(()),
@@ -99,6 +119,7 @@ fn note(run: &str, imp: &str) -> String {
     let opts = match imp {
         "slick" => "default options (read_last on)",
         "slick-nolast" => "read_last off",
+        "slick-excl" => "exclusive producer (read_last on)",
         "crossbeam" => "ArrayQueue (bounded MPMC)",
         "disruptor" => "BusySpin, EventPoller consumer",
         "mpsc" => "sync_channel, try_recv",
@@ -164,14 +185,18 @@ fn main() {
                     _ => usage(),
                 }
             }
-            measure(run, imp, count).print();
+            if imp == "cpp" {
+                run_cpp(run, count);
+            } else {
+                measure(run, imp, count).print();
+            }
         }
         Some("child") if args.len() == 5 => {
             let names = xproc::Names { base: args[3].clone() };
             let count: u64 = args[4].parse().unwrap_or_else(|_| usage());
             match (args[1].as_str(), args[2].as_str()) {
-                ("e", "slick" | "slick-nolast") => xproc::e_slick_child(&args[2], &names, count),
-                ("f", "slick" | "slick-nolast") => xproc::f_slick_child(&args[2], &names, count),
+                ("e", "slick" | "slick-nolast" | "slick-excl") => xproc::e_slick_child(&args[2], &names, count),
+                ("f", "slick" | "slick-nolast" | "slick-excl") => xproc::f_slick_child(&args[2], &names, count),
                 #[cfg(feature = "iceoryx2")]
                 ("e", "iceoryx2") => xproc::ice::e_child(&names, count),
                 #[cfg(feature = "iceoryx2")]
@@ -181,6 +206,18 @@ fn main() {
         }
         _ => usage(),
     }
+}
+
+/// One measurement of the C++ original: its driver prints the `RESULT` line.
+fn run_cpp(run: &str, count: u64) {
+    let bin = cpp_bin().unwrap_or_else(|| fail("SLICK_BENCH_CPP_BIN is not set"));
+    let out =
+        std::process::Command::new(bin).args(["run", run, &count.to_string()]).output().or_fail("run the C++ driver");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || !stdout.contains("RESULT ") {
+        fail(&format!("C++ driver: {} {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    print!("{stdout}");
 }
 
 fn measure(run: &str, imp: &str, count: u64) -> Outcome {
@@ -199,15 +236,15 @@ fn measure(run: &str, imp: &str, count: u64) -> Outcome {
     };
     let items = shape.total();
     let elapsed = match (run, imp) {
-        ("a" | "c" | "d", "slick" | "slick-nolast") => inproc::slick::<u64>(shape, &opts),
-        ("b", "slick" | "slick-nolast") => inproc::slick::<[u64; 8]>(shape, &opts),
+        ("a" | "c" | "d", "slick" | "slick-nolast" | "slick-excl") => inproc::slick::<u64>(shape, &opts),
+        ("b", "slick" | "slick-nolast" | "slick-excl") => inproc::slick::<[u64; 8]>(shape, &opts),
         ("a" | "d", "crossbeam") => inproc::crossbeam::<u64>(shape),
         ("b", "crossbeam") => inproc::crossbeam::<[u64; 8]>(shape),
         ("a" | "c" | "d", "disruptor") => inproc::disruptor::<u64>(shape),
         ("b", "disruptor") => inproc::disruptor::<[u64; 8]>(shape),
         ("a" | "d", "mpsc") => inproc::mpsc::<u64>(shape),
         ("b", "mpsc") => inproc::mpsc::<[u64; 8]>(shape),
-        ("e", "slick" | "slick-nolast") => xproc::e_slick(imp, count),
+        ("e", "slick" | "slick-nolast" | "slick-excl") => xproc::e_slick(imp, count),
         #[cfg(feature = "iceoryx2")]
         ("e", "iceoryx2") => xproc::ice::e(count),
         ("f", _) => {

@@ -93,11 +93,19 @@ fn join_child(mut child: Child) {
     }
 }
 
+/// The options of a producing handle of `imp`.
 pub fn slick_options(imp: &str) -> Options {
     match imp {
         "slick-nolast" => Options::new().read_last(false),
+        "slick-excl" => Options::new().exclusive_producer(true),
         _ => Options::new(),
     }
+}
+
+/// The options of a handle that only reads: without the exclusive producer
+/// (its lock belongs to the producing handle).
+pub fn reader_options(imp: &str) -> Options {
+    slick_options(imp).exclusive_producer(false)
 }
 
 // ------------------------------------------------------------------ e
@@ -105,7 +113,7 @@ pub fn slick_options(imp: &str) -> Options {
 /// Parent of run e for slick-queue: creates the queue, consumes.
 pub fn e_slick(imp: &str, count: u64) -> Duration {
     let names = Names::fresh("e");
-    let opts = slick_options(imp);
+    let opts = reader_options(imp);
     let q = Queue::<u64>::create_or_open(&names.q(0), SIZE as u32, &opts).or_fail("create queue");
     let ctl = Control::create(&names);
     let mut child = spawn_child("e", imp, &names, count);
@@ -159,9 +167,9 @@ fn names_ref(n: &Names) -> Names {
 /// Parent of run f for slick-queue: pings on q0, waits for the echo on q1.
 pub fn f_slick(imp: &str, count: u64) -> hdrhistogram::Histogram<u64> {
     let names = Names::fresh("f");
-    let opts = slick_options(imp);
-    let ping = Queue::<u64>::create_or_open(&names.q(0), PING_SIZE, &opts).or_fail("create queue");
-    let pong = Queue::<u64>::create_or_open(&names.q(1), PING_SIZE, &opts).or_fail("create queue");
+    // This process produces on ping and only reads pong.
+    let ping = Queue::<u64>::create_or_open(&names.q(0), PING_SIZE, &slick_options(imp)).or_fail("create queue");
+    let pong = Queue::<u64>::create_or_open(&names.q(1), PING_SIZE, &reader_options(imp)).or_fail("create queue");
     let ctl = Control::create(&names);
     let total = WARMUP + count;
     let mut child = spawn_child("f", imp, &names, total);
@@ -198,9 +206,9 @@ pub fn f_slick(imp: &str, count: u64) -> hdrhistogram::Histogram<u64> {
 /// Child of run f for slick-queue: echoes every value from q0 to q1.
 pub fn f_slick_child(imp: &str, names: &Names, total: u64) {
     pin(PRODUCER_CPU);
-    let opts = slick_options(imp);
-    let ping = Queue::<u64>::open(&names.q(0), &opts).or_fail("open queue");
-    let pong = Queue::<u64>::open(&names.q(1), &opts).or_fail("open queue");
+    // This process reads ping and produces on pong.
+    let ping = Queue::<u64>::open(&names.q(0), &reader_options(imp)).or_fail("open queue");
+    let pong = Queue::<u64>::open(&names.q(1), &slick_options(imp)).or_fail("open queue");
     let ctl = Control::open(&names_ref(names));
     ctl.child_ready();
     let mut cursor = 0u64;

@@ -108,6 +108,7 @@ class SlickQueue:
         traits: Optional[object] = None,
         items_per_slot: Optional[int] = None,
         allow_foreign_owner: bool = False,
+        exclusive_producer: bool = False,
     ) -> Self: ...
     def __init__(
         self,
@@ -118,6 +119,7 @@ class SlickQueue:
         traits: Optional[object] = None,
         items_per_slot: Optional[int] = None,
         allow_foreign_owner: bool = False,
+        exclusive_producer: bool = False,
     ) -> None: ...
     @property
     def name(self) -> Optional[str]: ...

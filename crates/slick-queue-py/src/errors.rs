@@ -139,6 +139,11 @@ pub(crate) fn to_pyerr(err: Error, name: Option<&str>) -> PyErr {
         )),
         e @ Error::InvalidMode { .. } => PyValueError::new_err(e.to_string()),
         e @ Error::NotShared => PyRuntimeError::new_err(e.to_string()),
+        Error::ProducerClaimed { .. } => PyRuntimeError::new_err(format!(
+            "the shared-memory queue '{shown}' already has an exclusive producer (another SlickQueue \
+             with exclusive_producer=True holds its producer lock); close it first, or open this one \
+             without exclusive_producer"
+        )),
         e => PyRuntimeError::new_err(e.to_string()),
     }
 }

@@ -301,8 +301,8 @@ impl SlickQueue {
     #[new]
     #[classmethod]
     #[pyo3(
-        signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None, allow_foreign_owner = false),
-        text_signature = "(*, name=None, size=None, element_size=None, traits=None, items_per_slot=None, allow_foreign_owner=False)"
+        signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None, allow_foreign_owner = false, exclusive_producer = false),
+        text_signature = "(*, name=None, size=None, element_size=None, traits=None, items_per_slot=None, allow_foreign_owner=False, exclusive_producer=False)"
     )]
     // One parameter per Python keyword of the constructor.
     #[allow(clippy::too_many_arguments)]
@@ -315,6 +315,7 @@ impl SlickQueue {
         traits: Option<&Bound<'_, PyAny>>,
         items_per_slot: Option<&Bound<'_, PyAny>>,
         allow_foreign_owner: bool,
+        exclusive_producer: bool,
     ) -> PyResult<Self> {
         let api = Api::for_class(cls)?;
         let traits = match traits {
@@ -345,7 +346,11 @@ impl SlickQueue {
                 PyValueError::new_err(format!("element_size must be at most 4294967295 bytes, got {es}"))
             })?,
         };
-        let mut options = traits.options().allow_foreign_owner(allow_foreign_owner);
+        // exclusive_producer: the caller's promise to be the queue's only
+        // producer (see Options::exclusive_producer); a second one of this
+        // library is refused with RuntimeError.
+        let mut options =
+            traits.options().allow_foreign_owner(allow_foreign_owner).exclusive_producer(exclusive_producer);
         if let Some(k) = items_per_slot {
             let k = u32::try_from(k)
                 .ok()

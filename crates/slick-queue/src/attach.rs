@@ -50,6 +50,10 @@ pub(crate) struct Attached {
     pub geometry: Geometry,
     /// Whether this process initialized the segment.
     pub created: bool,
+    /// With `Options::exclusive_producer`: a descriptor of the object that
+    /// holds its producer lock (see `shm::lock_producer`); the queue keeps it
+    /// open while it lives.
+    pub producer_lock: Option<shm::ProducerLock>,
 }
 
 const POLL: Duration = Duration::from_millis(1);
@@ -78,6 +82,21 @@ fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<A
         Request::Open { .. } => (shm::open_rw(name, options.allow_foreign_owner)?, false),
     };
     let private = matches!(request, Request::Open { private: true, .. });
+    // An exclusive producer claims the object before anything else, so a
+    // second one is refused before it maps or validates anything.
+    let producer_lock = if options.exclusive_producer {
+        match shm::lock_producer(&object, name) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                if made_object {
+                    let _ = shm::unlink(name);
+                }
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
     // The mapping takes the descriptor over (and closes it; on Windows it
     // keeps the handle open with the view, which keeps the mapping alive).
     let mapping = match map_whole(name, object, deadline, private) {
@@ -108,7 +127,7 @@ fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<A
         {
             failpoint("attach-claimed");
             initialize(&mapping, header, g, options.read_last);
-            return Ok(Attached { mapping, geometry: *g, created: true });
+            return Ok(Attached { mapping, geometry: *g, created: true, producer_lock });
         }
     }
 
@@ -146,7 +165,7 @@ fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<A
             needed: geometry.segment_len() as u64,
         });
     }
-    Ok(Attached { mapping, geometry, created: false })
+    Ok(Attached { mapping, geometry, created: false, producer_lock })
 }
 
 /// Test hook for the dead-creator tests (tests/processes), compiled only with the

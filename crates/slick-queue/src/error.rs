@@ -198,6 +198,13 @@ pub enum Error {
         /// This process's effective uid.
         ours: u32,
     },
+    /// Another handle already holds the exclusive producer lock of this
+    /// segment ([`crate::Options::exclusive_producer`]).
+    #[error("queue {name:?} already has an exclusive producer (another handle holds its producer lock); close it first or open this one without exclusive_producer")]
+    ProducerClaimed {
+        /// The segment's name.
+        name: String,
+    },
     /// The operation needs a shared-memory queue.
     #[error("this operation needs a shared-memory queue; this one lives in local memory")]
     NotShared,

@@ -35,6 +35,7 @@ pub struct Options {
     pub(crate) reset_check: bool,
     pub(crate) loss_detection: bool,
     pub(crate) cpu_relax: bool,
+    pub(crate) exclusive_producer: bool,
     pub(crate) mode: u32,
     pub(crate) init_timeout: Duration,
     pub(crate) allow_foreign_owner: bool,
@@ -50,6 +51,7 @@ impl Default for Options {
             reset_check: false,
             loss_detection: true,
             cpu_relax: true,
+            exclusive_producer: false,
             mode: DEFAULT_MODE,
             init_timeout: DEFAULT_INIT_TIMEOUT,
             allow_foreign_owner: false,
@@ -105,6 +107,34 @@ impl Options {
     /// compare-and-swap (on by default).
     pub fn cpu_relax(mut self, on: bool) -> Options {
         self.cpu_relax = on;
+        self
+    }
+
+    /// Promise that this handle is the only producer of the queue (off by
+    /// default), the way Aeron's `ExclusivePublication` and the Disruptor's
+    /// single-producer sequencer work: reserving becomes a plain load and
+    /// store of the reservation word instead of a locked read-modify-write,
+    /// and so does the last-published update. The records written are
+    /// byte-identical on the wire; readers (Rust, Python, C++) see no
+    /// difference.
+    ///
+    /// What is checked: a shared-memory handle with this option takes an
+    /// exclusive advisory lock (`flock`) on the segment while it lives, so a
+    /// second exclusive producer of this library on the same segment, in any
+    /// process, is refused with [`crate::Error::ProducerClaimed`]. What is
+    /// not: producers that do not take the lock, i.e. handles of this library
+    /// without the option, the C++ original, or the original Python package.
+    /// Any of those reserving while an exclusive producer is active is
+    /// **undefined**: both may be handed the same positions, and records are
+    /// lost or mixed (never memory-unsafe in this library: every access is
+    /// atomic). Within a process, only one thread at a time may call the
+    /// producing methods (`reserve`, `push`, `publish`, ...) of the handle;
+    /// readers on any thread are unaffected. The lock belongs to the open
+    /// segment, so a child made by `fork()` shares it until the child execs
+    /// or exits (the descriptor is close-on-exec); such a child must not
+    /// produce through the inherited handle.
+    pub fn exclusive_producer(mut self, on: bool) -> Options {
+        self.exclusive_producer = on;
         self
     }
 
@@ -181,6 +211,11 @@ impl Options {
     /// The configured `items_per_slot`, if any.
     pub fn get_items_per_slot(&self) -> Option<u32> {
         self.items_per_slot
+    }
+
+    /// Whether the exclusive producer is on.
+    pub fn get_exclusive_producer(&self) -> bool {
+        self.exclusive_producer
     }
 
     /// Whether `read_last` is on.

@@ -41,6 +41,10 @@ pub struct ByteQueue {
     options: Options,
     /// The segment's name and whether this handle initialized it.
     shm: Option<(ShmName, bool)>,
+    /// The segment's descriptor, kept open while this handle holds the
+    /// exclusive producer lock on it (dropping it releases the lock).
+    #[cfg(all(any(unix, windows), not(loom)))]
+    _producer_lock: Option<crate::shm::ProducerLock>,
 }
 
 impl std::fmt::Debug for ByteQueue {
@@ -86,7 +90,14 @@ impl ByteQueue {
     ) -> ByteQueue {
         let mut options = options.clone();
         options.items_per_slot = Some(geometry.items_per_slot());
-        ByteQueue { ring: Ring::new(region, &geometry, &options, bell), geometry, options, shm }
+        ByteQueue {
+            ring: Ring::new(region, &geometry, &options, bell),
+            geometry,
+            options,
+            shm,
+            #[cfg(all(any(unix, windows), not(loom)))]
+            _producer_lock: None,
+        }
     }
 
     /// Creates the shared-memory queue `name` (`/dev/shm/<name>`; on Windows
@@ -163,7 +174,9 @@ impl ByteQueue {
             if options.doorbell { Doorbell::attach(&name, options.mode, options.allow_foreign_owner) } else { None };
         #[cfg(not(target_os = "linux"))]
         let bell = None;
-        Ok(ByteQueue::from_parts(region, att.geometry, options, Some((name, att.created)), bell))
+        let mut q = ByteQueue::from_parts(region, att.geometry, options, Some((name, att.created)), bell);
+        q._producer_lock = att.producer_lock;
+        Ok(q)
     }
 
     /// Reserves `n` contiguous elements (multi-producer safe) and returns the

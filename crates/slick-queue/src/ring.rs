@@ -21,7 +21,10 @@
 //!   reservation orders it before the record's data stores: that is what lets
 //!   [`Ring::is_overwritten`] detect a lapping producer (a reader that copied
 //!   a byte written by a producer with a later reservation sees, after an
-//!   `Acquire` fence, that reservation in `R`).
+//!   `Acquire` fence, that reservation in `R`). The exclusive producer
+//!   (one producer, promised by the caller) replaces the read-modify-writes
+//!   with a load and a store; why that keeps these orderings is in
+//!   `ring/producer.rs`.
 //! * **The size re-check.** After loading `size`, a reader reloads
 //!   `data_index` (`Acquire` on `size` keeps the reload after it); if the
 //!   index changed, the slot was recycled between the two loads and the read
@@ -54,6 +57,8 @@ use crate::options::Options;
 use crate::region::Region;
 use crate::sync::{cpu_relax, fence, seqcst_point, AtomicU64, CachePadded, Ordering};
 
+mod producer;
+
 /// The 48 bits of an element index the reservation word holds (indices
 /// are compared modulo 2^48).
 const INDEX_MASK: u64 = (1 << 48) - 1;
@@ -80,6 +85,8 @@ pub(crate) struct Ring {
     read_last: bool,
     reset_check: bool,
     loss_detection: bool,
+    /// The exclusive producer (see `producer.rs`).
+    exclusive: bool,
     cpu_relax: bool,
     /// This handle's counters, in an allocation of their own: a `Ring`
     /// holds no interior mutability inline, so the compiler may keep its
@@ -115,6 +122,7 @@ impl Ring {
             read_last: options.read_last,
             reset_check: options.reset_check,
             loss_detection: options.loss_detection,
+            exclusive: options.exclusive_producer,
             cpu_relax: options.cpu_relax,
             counters: Box::new(Counters {
                 loss: CachePadded(AtomicU64::new(0)),
@@ -192,33 +200,63 @@ impl Ring {
     /// Multi-producer safe. Never splits a record across the end of the ring:
     /// if it would, the rest of the lap is skipped and a wrap marker left for
     /// readers.
-    #[inline]
+    ///
+    /// Only the one-element reservation of a ring without `items_per_slot`
+    /// is inline (a capacity is at least 1, so `n == 1` needs no check);
+    /// everything else is a call. Keeping this function that small is what
+    /// lets it inline into the caller's loop: as one function, the compiler
+    /// kept it out of line and returned the `Result` through memory, a
+    /// measurable part of the one-thread step (benchmark run g).
+    #[inline(always)]
     pub fn reserve(&self, n: u32) -> Result<u64> {
+        if n == 1 && self.shift == 0 {
+            return Ok(if self.exclusive { self.reserve_one_exclusive() } else { self.reserve_one() });
+        }
+        self.reserve_any(n)
+    }
+
+    /// `reserve(1)` on the default path, one element per slot.
+    #[inline(always)]
+    fn reserve_one(&self) -> u64 {
+        let r = self.region.reserved();
+        // The C++ peer's fast path: one element never needs a wrap.
+        // SeqCst (same instruction as AcqRel): P1 of the doorbell
+        // handshake, see doorbell.rs.
+        let prev = r.fetch_add(1 << 16, Ordering::SeqCst);
+        seqcst_point();
+        if reserved_size(prev) != 1 {
+            self.reserve_one_fix_size(prev);
+        }
+        fence(Ordering::Release);
+        reserved_index(prev)
+    }
+
+    /// Records the size of the last reservation (only legacy read_last
+    /// readers use it); losing this race is harmless.
+    #[cold]
+    fn reserve_one_fix_size(&self, prev: u64) {
+        let bumped = prev.wrapping_add(1 << 16);
+        let _ = self.region.reserved().compare_exchange(
+            bumped,
+            pack_reserved(reserved_index(bumped), 1),
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// `reserve` for everything but one element on the default path:
+    /// records of several elements (a CAS loop that may leave a wrap
+    /// marker), `items_per_slot` > 1, the exclusive producer.
+    #[inline]
+    fn reserve_any(&self, n: u32) -> Result<u64> {
         // One compare for both errors: n - 1 wraps to u64::MAX for n == 0.
         if u64::from(n).wrapping_sub(1) >= self.size {
             return Err(self.reserve_error(n));
         }
-        let r = self.region.reserved();
-        if n == 1 && self.shift == 0 {
-            // The C++ peer's fast path: one element never needs a wrap.
-            // SeqCst (same instruction as AcqRel): P1 of the doorbell
-            // handshake, see doorbell.rs.
-            let prev = r.fetch_add(1 << 16, Ordering::SeqCst);
-            seqcst_point();
-            if reserved_size(prev) != 1 {
-                // Record the size of the last reservation (only legacy
-                // read_last readers use it); losing this race is harmless.
-                let bumped = prev.wrapping_add(1 << 16);
-                let _ = r.compare_exchange(
-                    bumped,
-                    pack_reserved(reserved_index(bumped), 1),
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                );
-            }
-            fence(Ordering::Release);
-            return Ok(reserved_index(prev));
+        if self.exclusive {
+            return Ok(self.reserve_exclusive(n));
         }
+        let r = self.region.reserved();
         let need = self.need(u64::from(n));
         let mut cur = r.load(Ordering::Relaxed);
         loop {
@@ -260,13 +298,10 @@ impl Ring {
         s.size.store(n, Ordering::Relaxed);
         s.data_index.store(index, Ordering::Release);
         if self.read_last {
-            let lp = self.region.last_published();
-            let mut cur = lp.load(Ordering::Relaxed);
-            while cur == EMPTY_INDEX || cur < index {
-                match lp.compare_exchange_weak(cur, index, Ordering::Release, Ordering::Relaxed) {
-                    Ok(_) => break,
-                    Err(actual) => cur = actual,
-                }
+            if self.exclusive {
+                self.store_last_published_exclusive(index);
+            } else {
+                self.raise_last_published(index);
             }
         }
         // P2 of the doorbell handshake: one load, a ring only for sleepers.
@@ -295,19 +330,31 @@ impl Ring {
         }
         if self.read_last {
             let last = index + u64::from(k) - 1;
-            let lp = self.region.last_published();
-            let mut cur = lp.load(Ordering::Relaxed);
-            while cur == EMPTY_INDEX || cur < last {
-                match lp.compare_exchange_weak(cur, last, Ordering::Release, Ordering::Relaxed) {
-                    Ok(_) => break,
-                    Err(actual) => cur = actual,
-                }
+            if self.exclusive {
+                self.store_last_published_exclusive(last);
+            } else {
+                self.raise_last_published(last);
             }
         }
         // P2 of the doorbell handshake (as in `publish`): the reservation
         // of these records was P1; one load, a ring only for sleepers.
         self.bell.after_publish();
         Ok(())
+    }
+
+    /// Raises `last_published` to `index` unless it is already at or past
+    /// it: a CAS-max (several producers publish out of order), treating
+    /// `EMPTY_INDEX` as none.
+    #[inline]
+    fn raise_last_published(&self, index: u64) {
+        let lp = self.region.last_published();
+        let mut cur = lp.load(Ordering::Relaxed);
+        while cur == EMPTY_INDEX || cur < index {
+            match lp.compare_exchange_weak(cur, index, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// Whether the reservation word is past `pos` (modulo 2^48): a record

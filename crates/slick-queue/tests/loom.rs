@@ -30,8 +30,19 @@ fn queue(size: u32, opts: Options) -> Arc<Queue<u64>> {
 /// record sees its bytes, in order, for records of several elements.
 #[test]
 fn publish_makes_the_record_visible() {
-    model(|| {
-        let q = queue(8, Options::new().read_last(false));
+    publish_makes_the_record_visible_with(Options::new().read_last(false));
+}
+
+/// The same model with the exclusive producer (plain load/store reservation
+/// and last-published update).
+#[test]
+fn exclusive_publish_makes_the_record_visible() {
+    publish_makes_the_record_visible_with(Options::new().read_last(false).exclusive_producer(true));
+}
+
+fn publish_makes_the_record_visible_with(opts: Options) {
+    model(move || {
+        let q = queue(8, opts.clone());
         let p = {
             let q = q.clone();
             thread::spawn(move || {
@@ -172,8 +183,19 @@ fn shared_cursor_runs_claim_each_record_once() {
 /// copy that `is_overwritten()` does not flag is exactly what was published.
 #[test]
 fn wrap_marker_and_lapping_reader() {
-    model(|| {
-        let q = queue(4, Options::new().read_last(false));
+    wrap_marker_and_lapping_reader_with(Options::new().read_last(false));
+}
+
+/// The same model with the exclusive producer (plain load/store reservation
+/// and last-published update).
+#[test]
+fn exclusive_wrap_marker_and_lapping_reader() {
+    wrap_marker_and_lapping_reader_with(Options::new().read_last(false).exclusive_producer(true));
+}
+
+fn wrap_marker_and_lapping_reader_with(opts: Options) {
+    model(move || {
+        let q = queue(4, opts.clone());
         let p = {
             let q = q.clone();
             thread::spawn(move || {
@@ -206,8 +228,19 @@ fn wrap_marker_and_lapping_reader() {
 /// seqlock check (`is_overwritten`) never vouches for a torn or stale copy.
 #[test]
 fn overwritten_copies_are_always_flagged() {
-    model(|| {
-        let q = queue(2, Options::new().read_last(false));
+    overwritten_copies_are_always_flagged_with(Options::new().read_last(false));
+}
+
+/// The same model with the exclusive producer (plain load/store reservation
+/// and last-published update).
+#[test]
+fn exclusive_overwritten_copies_are_always_flagged() {
+    overwritten_copies_are_always_flagged_with(Options::new().read_last(false).exclusive_producer(true));
+}
+
+fn overwritten_copies_are_always_flagged_with(opts: Options) {
+    model(move || {
+        let q = queue(2, opts.clone());
         q.push(10).unwrap(); // index 0, before the producer thread starts
         let p = {
             let q = q.clone();
@@ -231,8 +264,19 @@ fn overwritten_copies_are_always_flagged() {
 /// match its index.
 #[test]
 fn read_last_sees_a_whole_record() {
-    model(|| {
-        let q = queue(4, Options::new());
+    read_last_sees_a_whole_record_with(Options::new());
+}
+
+/// The same model with the exclusive producer (plain load/store reservation
+/// and last-published update).
+#[test]
+fn exclusive_read_last_sees_a_whole_record() {
+    read_last_sees_a_whole_record_with(Options::new().exclusive_producer(true));
+}
+
+fn read_last_sees_a_whole_record_with(opts: Options) {
+    model(move || {
+        let q = queue(4, opts.clone());
         let p = {
             let q = q.clone();
             thread::spawn(move || {

@@ -19,7 +19,7 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 
-pub(crate) use imp::{open_ro, open_rw, read_at, unlink, unlink_if_empty, Object};
+pub(crate) use imp::{lock_producer, open_ro, open_rw, read_at, unlink, unlink_if_empty, Object, ProducerLock};
 
 use crate::error::{Error, Result};
 

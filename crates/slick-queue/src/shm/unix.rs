@@ -200,6 +200,25 @@ pub(crate) fn allocate(fd: impl AsFd, len: u64, name: &ShmName) -> Result<()> {
     }
 }
 
+/// The exclusive producer lock of a segment (see [`lock_producer`]).
+pub(crate) type ProducerLock = OwnedFd;
+
+/// Takes the exclusive producer lock of a segment: a non-blocking exclusive
+/// `flock` on a duplicate of its descriptor (the same open file
+/// description), returned so that the caller keeps it open as long as it
+/// produces; closing it (or the process dying) releases the lock. The lock
+/// lives in the kernel, outside the segment's bytes, so the wire layout is
+/// untouched; peers that do not take it (C++, the original Python package)
+/// are not stopped by it.
+pub(crate) fn lock_producer(fd: &OwnedFd, name: &ShmName) -> Result<ProducerLock> {
+    let lock = fd.try_clone().map_err(|source| Error::Os { op: "dup", name: name.to_string(), source })?;
+    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(lock),
+        Err(Errno::WOULDBLOCK) => Err(Error::ProducerClaimed { name: name.to_string() }),
+        Err(e) => Err(os_error("flock", name, e)),
+    }
+}
+
 /// Unlinks the name: `Ok(true)` if removed, `Ok(false)` if there was none.
 pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
     match shm::unlink(sys_name(name)) {

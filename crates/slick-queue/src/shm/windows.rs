@@ -89,6 +89,17 @@ pub(crate) fn info(object: &Object, name: &ShmName) -> Result<ObjectInfo> {
     Ok(ObjectInfo { len: len(object, name)?, mode: None, uid: None })
 }
 
+/// The exclusive producer lock of a segment: none can be taken on Windows
+/// yet (see [`lock_producer`]).
+pub(crate) enum ProducerLock {}
+
+/// Windows has no `flock` on a named mapping: the exclusive producer's
+/// claim cannot be checked there, so asking for it is an error rather than
+/// an unchecked promise.
+pub(crate) fn lock_producer(_object: &Object, _name: &ShmName) -> Result<ProducerLock> {
+    Err(Error::Unsupported)
+}
+
 /// Nothing to unlink on Windows (see the module comment): always `Ok(true)`,
 /// like the peers' `remove` there. The mapping disappears when the last
 /// process holding it closes it.
