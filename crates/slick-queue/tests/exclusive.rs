@@ -1,6 +1,11 @@
 //! The exclusive producer (`Options::exclusive_producer`): the same bytes on
 //! the wire as the default producer, and a second exclusive producer of a
 //! segment refused, in this process and in another one.
+//!
+//! Linux only: the tests compare the objects' bytes in /dev/shm, and the
+//! producer lock is a `flock` (Windows refuses the option as unsupported,
+//! see `shm/windows.rs`).
+#![cfg(target_os = "linux")]
 
 mod common;
 
