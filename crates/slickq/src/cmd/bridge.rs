@@ -138,13 +138,9 @@ pub fn run(a: BridgeArgs) -> Result<()> {
     }
 }
 
-/// A flag set by Ctrl-C, SIGTERM or SIGHUP.
+/// A flag set by Ctrl-C, SIGTERM or SIGHUP (the handler `main` installs).
 fn stop_flag() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = Arc::clone(&stop);
-    ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
-        .map_err(|e| msg(format!("cannot install the Ctrl-C handler: {e}")))?;
-    Ok(stop)
+    Ok(crate::interrupt::stop_flag())
 }
 
 fn to_u32(what: &str, v: u64) -> Result<u32> {
