@@ -15,6 +15,19 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
+# Fresh sources and builds for the verify build: cargo unpacks the just-packaged crates
+# into its registry cache ($CARGO_HOME/registry/src/<hash>/NAME-VERSION) and
+# reuses an unpacked copy of the same name and version, so a second run
+# would build slickq against the slick-queue of the first. None of these
+# names exists on crates.io; only our own unpacked copies are removed.
+rm -rf target/package
+# And cargo takes a registry crate's sources for immutable, so the verify
+# build (in target/debug) would reuse what it compiled from the first run's
+# copy: forget our crates' build state there (they rebuild in seconds).
+for crate in slick-queue slick-queue-zenoh slickq; do
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$crate-$version"
+  rm -rf target/debug/.fingerprint/"$crate"-*
+done
 echo "package: cargo package -p slick-queue -p slick-queue-zenoh -p slickq"
 cargo package --locked --allow-dirty -p slick-queue -p slick-queue-zenoh -p slickq
 
