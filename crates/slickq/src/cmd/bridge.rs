@@ -15,7 +15,8 @@ use crate::fail::{msg, Result};
 use crate::open::{oldest_index, open_queue};
 use crate::units::{human_bytes, human_count, parse_duration, parse_size};
 
-pub const BRIDGE_ABOUT: &str = "\
+/// The long help of `slickq bridge` (`slickq bridge --help`).
+pub const ABOUT: &str = "\
 Carry a queue's records to other hosts over Zenoh.
 
 `bridge send` reads every record of a local queue with its own cursor (it
