@@ -82,6 +82,7 @@
 
 pub mod layout;
 
+mod byte_queue;
 mod doorbell;
 mod error;
 mod options;
@@ -131,10 +132,11 @@ mod shm {
     }
 }
 
+pub use byte_queue::{ByteQueue, ByteRecord};
 pub use error::{Error, Result};
 pub use layout::{Geometry, HeaderSnapshot};
 pub use options::{Options, DEFAULT_INIT_TIMEOUT, DEFAULT_MODE};
-pub use queue::{ByteQueue, ByteRecord, Queue, Record};
+pub use queue::{Queue, Record};
 pub use shm::ShmName;
 
 /// Whether [`remove`] deletes a name on this platform: `true` on Linux and
