@@ -40,8 +40,7 @@ pub struct ByteQueue {
     shm: Option<(ShmName, bool)>,
     /// The segment's descriptor, kept open while this handle holds the
     /// exclusive producer lock on it (dropping it releases the lock).
-    #[cfg(all(any(unix, windows), not(loom)))]
-    _producer_lock: Option<crate::shm::ProducerLock>,
+    pub(crate) _producer_lock: Option<crate::shm::ProducerLock>,
 }
 
 impl std::fmt::Debug for ByteQueue {
@@ -79,7 +78,8 @@ impl ByteQueue {
         Ok(ByteQueue::from_parts(region, geometry, options, None, bell))
     }
 
-    fn from_parts(
+    /// A queue over `region` (named `shm` if shared; see `named.rs`).
+    pub(crate) fn from_parts(
         region: Region,
         geometry: Geometry,
         options: &Options,
@@ -88,93 +88,7 @@ impl ByteQueue {
     ) -> ByteQueue {
         let mut options = options.clone();
         options.items_per_slot = Some(geometry.items_per_slot());
-        ByteQueue {
-            ring: Ring::new(region, &geometry, &options, bell),
-            geometry,
-            options,
-            shm,
-            #[cfg(all(any(unix, windows), not(loom)))]
-            _producer_lock: None,
-        }
-    }
-
-    /// Creates the shared-memory queue `name` (`/dev/shm/<name>`; on Windows
-    /// the named mapping `<name>`), or opens it
-    /// if it exists; then its capacity, element size and items_per_slot must
-    /// equal these ([`Error::Mismatch`] otherwise), and its `read_last`
-    /// setting this handle's ([`Error::FeatureMismatch`]).
-    #[cfg(all(any(unix, windows), not(loom)))]
-    pub fn create_or_open(name: &str, size: u32, element_size: u32, options: &Options) -> Result<ByteQueue> {
-        let geometry = Geometry::new(size, element_size, options.items_per_slot.unwrap_or(1))?;
-        let name = ShmName::new(name)?;
-        let att = crate::attach::attach(&name, &crate::attach::Request::CreateOrOpen(geometry), options)?;
-        ByteQueue::from_attached(name, att, options)
-    }
-
-    /// Opens the existing shared-memory queue `name`, adopting its capacity
-    /// and items_per_slot (an explicit [`Options::items_per_slot`] must match);
-    /// its element size must be `element_size`.
-    #[cfg(all(any(unix, windows), not(loom)))]
-    pub fn open(name: &str, element_size: u32, options: &Options) -> Result<ByteQueue> {
-        ByteQueue::open_inner(name, Some(element_size), options)
-    }
-
-    /// Opens the existing shared-memory queue `name`, adopting its whole
-    /// geometry, element size included (for tools that read any queue).
-    #[cfg(all(any(unix, windows), not(loom)))]
-    pub fn open_any(name: &str, options: &Options) -> Result<ByteQueue> {
-        ByteQueue::open_inner(name, None, options)
-    }
-
-    /// Opens the existing shared-memory queue `name` as a read-only view,
-    /// adopting its whole geometry, for a user who may only read it (and
-    /// for tools that must not modify a queue).
-    ///
-    /// The object is opened `O_RDONLY` and mapped copy-on-write: reads
-    /// (`read`, `read_last`, `is_overwritten`, `initial_reading_index`) see
-    /// the segment and what its producers publish. Anything written through
-    /// this handle (`reserve`, `publish`, `push`, `reset`, writes into
-    /// elements) goes to a private copy of the page it touches, never to the
-    /// segment, and that page then stops showing the other processes'
-    /// updates: a read-only view is for reading. Whoever owns the object
-    /// (like inspection; no [`Options::allow_foreign_owner`] needed).
-    #[cfg(all(any(unix, windows), not(loom)))]
-    pub fn open_read_only(name: &str, options: &Options) -> Result<ByteQueue> {
-        let name = ShmName::new(name)?;
-        let request =
-            crate::attach::Request::Open { element_size: None, items_per_slot: options.items_per_slot, private: true };
-        let att = crate::attach::attach(&name, &request, options)?;
-        ByteQueue::from_attached(name, att, options)
-    }
-
-    #[cfg(all(any(unix, windows), not(loom)))]
-    fn open_inner(name: &str, element_size: Option<u32>, options: &Options) -> Result<ByteQueue> {
-        let name = ShmName::new(name)?;
-        let request =
-            crate::attach::Request::Open { element_size, items_per_slot: options.items_per_slot, private: false };
-        let att = crate::attach::attach(&name, &request, options)?;
-        ByteQueue::from_attached(name, att, options)
-    }
-
-    #[cfg(all(any(unix, windows), not(loom)))]
-    fn from_attached(name: ShmName, att: crate::attach::Attached, options: &Options) -> Result<ByteQueue> {
-        let len = att.mapping.len();
-        let region = Region::shared(att.mapping, &att.geometry).map_err(|_| Error::Truncated {
-            name: name.to_string(),
-            len: len as u64,
-            needed: att.geometry.segment_len() as u64,
-        })?;
-        // The doorbell object beside the segment (created on the first
-        // attach of ours; peers never look at it). Without one (another
-        // platform, no permission) waits poll on the bounded interval.
-        #[cfg(target_os = "linux")]
-        let bell =
-            if options.doorbell { Doorbell::attach(&name, options.mode, options.allow_foreign_owner) } else { None };
-        #[cfg(not(target_os = "linux"))]
-        let bell = None;
-        let mut q = ByteQueue::from_parts(region, att.geometry, options, Some((name, att.created)), bell);
-        q._producer_lock = att.producer_lock;
-        Ok(q)
+        ByteQueue { ring: Ring::new(region, &geometry, &options, bell), geometry, options, shm, _producer_lock: None }
     }
 
     /// Reserves `n` contiguous elements (multi-producer safe) and returns the
@@ -527,14 +441,7 @@ impl ByteQueue {
 
     /// Length in bytes of the mapped segment (`None` for local queues).
     pub fn mapped_len(&self) -> Option<usize> {
-        #[cfg(all(any(unix, windows), not(loom)))]
-        {
-            self.ring.region().mapping().map(|m| m.len())
-        }
-        #[cfg(not(all(any(unix, windows), not(loom))))]
-        {
-            None
-        }
+        self.ring.region().mapped_len()
     }
 
     /// Unlinks this queue's shared-memory name (mappings stay valid, this one
@@ -543,7 +450,7 @@ impl ByteQueue {
     /// implicitly: not on drop, not at exit.
     pub fn remove_shm(&self) -> Result<bool> {
         match &self.shm {
-            Some((name, _)) => crate::remove(name.as_posix()),
+            Some((name, _)) => crate::shm::remove(name.as_posix()),
             None => Err(Error::NotShared),
         }
     }
@@ -551,7 +458,7 @@ impl ByteQueue {
     /// Unlinks a shared-memory queue by name without attaching to it (one
     /// leading `/` accepted). See [`crate::remove`].
     pub fn remove(name: &str) -> Result<bool> {
-        crate::remove(name)
+        crate::shm::remove(name)
     }
 
     /// The ring, for the typed queue and the sibling crates' glue.

@@ -53,24 +53,8 @@ impl<T: Pod> Queue<T> {
         Ok(Queue::wrap(ByteQueue::with_options(size, es, options)?))
     }
 
-    /// Creates the shared-memory queue `name` or opens it if it exists (see
-    /// [`ByteQueue::create_or_open`]); the segment's element size must be
-    /// `size_of::<T>()`.
-    #[cfg(all(any(unix, windows), not(loom)))]
-    pub fn create_or_open(name: &str, size: u32, options: &Options) -> Result<Queue<T>> {
-        let es = element_size_u32(std::mem::size_of::<T>())?;
-        Ok(Queue::wrap(ByteQueue::create_or_open(name, size, es, options)?))
-    }
-
-    /// Opens the existing shared-memory queue `name`, adopting its capacity
-    /// and items_per_slot; its element size must be `size_of::<T>()`.
-    #[cfg(all(any(unix, windows), not(loom)))]
-    pub fn open(name: &str, options: &Options) -> Result<Queue<T>> {
-        let es = element_size_u32(std::mem::size_of::<T>())?;
-        Ok(Queue::wrap(ByteQueue::open(name, es, options)?))
-    }
-
-    fn wrap(inner: ByteQueue) -> Queue<T> {
+    /// The typed view of `inner` (its element size is `size_of::<T>()`).
+    pub(crate) fn wrap(inner: ByteQueue) -> Queue<T> {
         Queue { inner, _element: PhantomData }
     }
 
@@ -278,7 +262,7 @@ impl<T: Pod> Queue<T> {
 
     /// Unlinks a shared-memory queue by name; see [`crate::remove`].
     pub fn remove(name: &str) -> Result<bool> {
-        crate::remove(name)
+        crate::shm::remove(name)
     }
 }
 

@@ -27,12 +27,12 @@ use std::ptr::NonNull;
 use crate::layout::{Geometry, Slot};
 use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering};
 
-#[cfg(all(any(unix, windows), not(loom)))]
-mod mapping;
+cfg_shm! {
+    mod mapping;
+    pub(crate) use mapping::Mapping;
+}
 #[cfg(all(windows, not(loom)))]
 pub(crate) use mapping::win;
-#[cfg(all(any(unix, windows), not(loom)))]
-pub(crate) use mapping::Mapping;
 #[cfg(all(target_os = "macos", not(loom)))]
 pub(crate) use mapping::ReadView;
 
@@ -170,11 +170,12 @@ impl Region {
         })
     }
 
-    /// The mapping under a shared region.
-    #[cfg(all(any(unix, windows), not(loom)))]
-    pub fn mapping(&self) -> Option<&Mapping> {
+    /// Length in bytes of the mapping under a shared region (`None` for a
+    /// local one).
+    pub fn mapped_len(&self) -> Option<usize> {
         match &self.backing {
-            Backing::Mapped(m) => Some(m),
+            #[cfg(all(any(unix, windows), not(loom)))]
+            Backing::Mapped(m) => Some(m.len()),
             Backing::Local(_) => None,
         }
     }
