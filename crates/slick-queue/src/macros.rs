@@ -4,8 +4,10 @@
 //! Shared memory exists on Unix (Linux, macOS) and Windows, except in the
 //! loom model-checking build (`--cfg loom`), which checks the ring on local
 //! memory only. What needs shared memory is declared inside `cfg_shm!`, the
-//! stand-ins for the other builds inside `cfg_no_shm!`; the condition is
-//! written here and nowhere else.
+//! stand-ins for the other builds inside `cfg_no_shm!`. The condition is
+//! written here and in one more place only: `region/mod.rs` repeats it on
+//! the `Backing::Mapped` variant and the match arm that reads it, since an
+//! enum variant or a match arm cannot be wrapped in an item macro.
 
 /// Items that exist only on builds with shared memory.
 macro_rules! cfg_shm {
