@@ -66,137 +66,73 @@
 //!   structs, geometry arithmetic (public as [`layout`] for tools).
 //! * `region` — the memory a ring runs on (heap or mapping, the mapping in
 //!   `region/mapping.rs`); every `unsafe` block of the crate.
-//! * `shm` — shared-memory objects by name: the common interface, with the
-//!   POSIX (Linux, macOS) and Windows implementations under it.
+//! * `shm` — shared-memory objects by name: the common interface and
+//!   [`remove`], with the POSIX (Linux, macOS) and Windows implementations
+//!   and the stand-in for builds without shared memory under it.
+//! * `macros` — `cfg_shm!` / `cfg_no_shm!`: which builds have shared memory,
+//!   written once.
 //! * `attach` — the create/open handshake and its validation.
 //! * `ring` — the algorithm, with the memory-ordering argument.
 //! * `cursor` — [`SharedCursor`], the work-stealing cursor in its own object.
 //! * `doorbell` — how idle readers sleep and our producers wake them (the
 //!   handshake and its ordering argument); `wait` — the waits built on it.
-//! * `queue` — [`Queue`], [`ByteQueue`] and their records.
+//! * `byte_queue` — [`ByteQueue`] and [`ByteRecord`]; `queue` — the typed
+//!   [`Queue`] and [`Record`] over it; `named` — their constructors by name
+//!   (create or open a shared segment).
 //!
 //! See `docs/DESIGN.md` in the repository for the design, the orderings and
 //! the failure modes.
 
 #![warn(missing_docs)]
 
+#[macro_use]
+mod macros;
+
 pub mod layout;
 
+mod byte_queue;
 mod doorbell;
 mod error;
 mod options;
 mod queue;
 mod region;
 mod ring;
+mod shm;
 mod sync;
 pub mod wait;
 
-#[cfg(all(any(unix, windows), not(loom)))]
-mod attach;
-#[cfg(all(any(unix, windows), not(loom)))]
-mod cursor;
-#[cfg(all(any(unix, windows), not(loom)))]
-mod shm;
+cfg_shm! {
+    mod attach;
+    mod cursor;
+    mod named;
 
-/// Stand-in for platforms (and model-checking builds) without shared memory
-/// support: names cannot be made, so no queue is ever shared.
-#[cfg(not(all(any(unix, windows), not(loom))))]
-mod shm {
-    use crate::error::{Error, Result};
+    /// Facts about an existing segment read without joining the queue or
+    /// modifying it: for inspection tools.
+    pub mod inspect;
 
-    /// Uninhabited: no shared-memory name exists on this build.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum ShmName {}
-
-    impl ShmName {
-        /// Always [`Error::Unsupported`].
-        pub fn new(_name: &str) -> Result<ShmName> {
-            Err(Error::Unsupported)
-        }
-        /// Unreachable: there is no value.
-        pub fn as_posix(&self) -> &str {
-            match *self {}
-        }
-        /// Unreachable: there is no value.
-        pub fn os_name(&self) -> &str {
-            match *self {}
-        }
-    }
-
-    /// Nothing can be unlinked on this build.
-    pub const CAN_UNLINK: bool = false;
-
-    pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
-        match *name {}
-    }
+    pub use cursor::{SharedCursor, CURSOR_LEN};
 }
 
+pub use byte_queue::{ByteQueue, ByteRecord};
 pub use error::{Error, Result};
 pub use layout::{Geometry, HeaderSnapshot};
 pub use options::{Options, DEFAULT_INIT_TIMEOUT, DEFAULT_MODE};
-pub use queue::{ByteQueue, ByteRecord, Queue, Record};
-pub use shm::ShmName;
+pub use queue::{Queue, Record};
+pub use shm::{remove, ShmName};
 
 /// Whether [`remove`] deletes a name on this platform: `true` on Linux and
 /// macOS (`shm_unlink`), `false` on Windows, where a mapping lives exactly as
 /// long as some process holds it and `remove` is a successful no-op.
 pub const REMOVE_UNLINKS: bool = shm::CAN_UNLINK;
 
-#[cfg(all(any(unix, windows), not(loom)))]
-pub use cursor::{SharedCursor, CURSOR_LEN};
-
 /// Re-exported so users can name the `Pod` bound (and derive it with
 /// bytemuck's `derive` feature).
 pub use bytemuck::Pod;
-
-/// Unlinks the shared-memory queue (or cursor) `name` without attaching to
-/// it, and the queue's doorbell object (`<name>.doorbell`) if there is one.
-/// One leading `/` is accepted. `Ok(true)` if `name` was removed, `Ok(false)`
-/// if no such name existed. Processes that have it mapped keep their mapping;
-/// the next creator of the name gets a fresh segment.
-///
-/// On Windows there is no name to unlink: a named mapping disappears when
-/// the last process holding it closes it. There `remove` checks the name and
-/// returns `Ok(true)` without doing anything, as the C++ and Python peers'
-/// `remove` do (see [`REMOVE_UNLINKS`]).
-pub fn remove(name: &str) -> Result<bool> {
-    let name = ShmName::new(name)?;
-    let removed = shm::unlink(&name)?;
-    remove_doorbell(&name);
-    Ok(removed)
-}
-
-/// Unlinks the doorbell object of `queue`, if there is one and it carries
-/// the doorbell's identification word (an unrelated object that merely has
-/// the name is left alone). Best effort: a doorbell that is gone or cannot be
-/// unlinked only costs the next attacher a fresh or a shared one.
-#[cfg(all(unix, not(loom)))]
-fn remove_doorbell(queue: &ShmName) {
-    let Ok(bell) = ShmName::new(&doorbell::doorbell_name(queue.bare())) else { return };
-    let Ok(fd) = shm::open_ro(&bell) else { return };
-    let mut magic = [0u8; 8];
-    if matches!(shm::read_at(&fd, &mut magic, doorbell::DOORBELL_MAGIC_OFFSET, &bell), Ok(8))
-        && u64::from_ne_bytes(magic) == doorbell::DOORBELL_MAGIC
-    {
-        let _ = shm::unlink(&bell);
-    }
-}
-
-#[cfg(not(all(unix, not(loom))))]
-fn remove_doorbell(queue: &ShmName) {
-    // Windows has no doorbell object (waits poll) and nothing to unlink.
-    let _ = queue;
-}
 
 pub use doorbell::{
     doorbell_name, DOORBELL_LEN, DOORBELL_MAGIC, DOORBELL_MAGIC_OFFSET, DOORBELL_SUFFIX, DOORBELL_WAITERS_OFFSET,
     STALE_RINGS as DOORBELL_STALE_RINGS,
 };
-
-/// Facts about an existing segment read without joining the queue or
-/// modifying it: for inspection tools.
-#[cfg(all(any(unix, windows), not(loom)))]
-pub mod inspect;
 
 /// The README's Rust code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -3,11 +3,9 @@
 //! benchmark's) are removed; everything else exits at once with status 130.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 
 static STOP: AtomicBool = AtomicBool::new(false);
-/// The same flag as an `Arc`, for code that takes one (the Zenoh bridge).
-static STOP_SHARED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 static GRACEFUL: AtomicBool = AtomicBool::new(false);
 static CLEANUP: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -15,9 +13,6 @@ static CLEANUP: Mutex<Vec<String>> = Mutex::new(Vec::new());
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
         STOP.store(true, Ordering::SeqCst);
-        if let Some(flag) = STOP_SHARED.get() {
-            flag.store(true, Ordering::SeqCst);
-        }
         for name in CLEANUP.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
             let _ = slick_queue::remove(&name);
         }
@@ -30,17 +25,6 @@ pub fn install() {
 /// The current command polls [`stopped`] and ends by itself.
 pub fn graceful() {
     GRACEFUL.store(true, Ordering::SeqCst);
-}
-
-/// A flag that Ctrl-C (SIGINT, SIGTERM, SIGHUP) sets, for code that polls
-/// an `Arc<AtomicBool>`; the current command then ends by itself.
-pub fn stop_flag() -> Arc<AtomicBool> {
-    graceful();
-    let flag = STOP_SHARED.get_or_init(|| Arc::new(AtomicBool::new(false)));
-    if stopped() {
-        flag.store(true, Ordering::SeqCst);
-    }
-    Arc::clone(flag)
 }
 
 /// Whether Ctrl-C was pressed.

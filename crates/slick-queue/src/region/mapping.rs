@@ -1,13 +1,55 @@
 //! A shared mapping of a whole shared-memory object: the platform part of
-//! [`super::Region`]. `mmap`/`munmap` on Linux and macOS; on Windows
+//! [`super::Region`], and `Region::shared`, a region over one. `mmap`/`munmap` on Linux and macOS; on Windows
 //! `MapViewOfFile`/`UnmapViewOfFile`, plus the handful of Win32 calls on a
 //! named mapping's handle (create, open, measure, close) that are `unsafe`
 //! FFI and so live here rather than in `shm/windows.rs`.
 
 use std::ptr::NonNull;
 
-use crate::layout::{ShmHeader, Slot};
+use super::{Backing, Region};
+use crate::layout::{Geometry, ShmHeader, Slot};
 use crate::sync::AtomicU64;
+
+impl Region {
+    /// A region over a mapped segment, if the mapping is long enough for the
+    /// geometry; otherwise the mapping is handed back.
+    pub fn shared(mapping: Mapping, geometry: &Geometry) -> Result<Region, Mapping> {
+        let data_offset = geometry.data_offset();
+        let words = geometry.data_len().div_ceil(8);
+        if mapping.len() < geometry.segment_len()
+            || data_offset % 8 != 0
+            || data_offset + 8 * words > mapping.accessible_len()
+        {
+            return Err(mapping);
+        }
+        let base = mapping.ptr;
+        // SAFETY: the mapping is at least `segment_len()` bytes long (checked
+        // above), and `segment_len() = data_offset() + data_len()` with
+        // `data_offset() >= HEADER_SIZE + SLOT_SIZE * slot_count`, so the
+        // header, the control array and the data array lie inside it; the
+        // data words (rounded up to whole words) lie inside its accessible
+        // pages (checked above). The base is page-aligned and `data_offset` a
+        // multiple of 8 (checked), so every atomic is naturally aligned.
+        let (reserved, last_published, slots, data) = unsafe {
+            let b = base.as_ptr();
+            (
+                NonNull::new_unchecked(b.add(crate::layout::offset::RESERVED).cast::<AtomicU64>()),
+                NonNull::new_unchecked(b.add(crate::layout::offset::LAST_PUBLISHED).cast::<AtomicU64>()),
+                NonNull::new_unchecked(b.add(crate::layout::offset::CONTROL).cast::<Slot>()),
+                NonNull::slice_from_raw_parts(NonNull::new_unchecked(b.add(data_offset).cast::<AtomicU64>()), words),
+            )
+        };
+        Ok(Region {
+            reserved,
+            last_published,
+            slots,
+            slot_mask: geometry.slot_count() as usize - 1,
+            data,
+            data_len: geometry.data_len(),
+            backing: Backing::Mapped(mapping),
+        })
+    }
+}
 
 /// A read-write shared mapping of a whole shared-memory object.
 pub(crate) struct Mapping {

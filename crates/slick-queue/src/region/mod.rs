@@ -27,12 +27,12 @@ use std::ptr::NonNull;
 use crate::layout::{Geometry, Slot};
 use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering};
 
-#[cfg(all(any(unix, windows), not(loom)))]
-mod mapping;
+cfg_shm! {
+    mod mapping;
+    pub(crate) use mapping::Mapping;
+}
 #[cfg(all(windows, not(loom)))]
 pub(crate) use mapping::win;
-#[cfg(all(any(unix, windows), not(loom)))]
-pub(crate) use mapping::Mapping;
 #[cfg(all(target_os = "macos", not(loom)))]
 pub(crate) use mapping::ReadView;
 
@@ -130,51 +130,12 @@ impl Region {
         }
     }
 
-    /// A region over a mapped segment, if the mapping is long enough for the
-    /// geometry; otherwise the mapping is handed back.
-    #[cfg(all(any(unix, windows), not(loom)))]
-    pub fn shared(mapping: Mapping, geometry: &Geometry) -> Result<Region, Mapping> {
-        let data_offset = geometry.data_offset();
-        let words = geometry.data_len().div_ceil(8);
-        if mapping.len() < geometry.segment_len()
-            || data_offset % 8 != 0
-            || data_offset + 8 * words > mapping.accessible_len()
-        {
-            return Err(mapping);
-        }
-        let base = mapping.ptr;
-        // SAFETY: the mapping is at least `segment_len()` bytes long (checked
-        // above), and `segment_len() = data_offset() + data_len()` with
-        // `data_offset() >= HEADER_SIZE + SLOT_SIZE * slot_count`, so the
-        // header, the control array and the data array lie inside it; the
-        // data words (rounded up to whole words) lie inside its accessible
-        // pages (checked above). The base is page-aligned and `data_offset` a
-        // multiple of 8 (checked), so every atomic is naturally aligned.
-        let (reserved, last_published, slots, data) = unsafe {
-            let b = base.as_ptr();
-            (
-                NonNull::new_unchecked(b.add(crate::layout::offset::RESERVED).cast::<AtomicU64>()),
-                NonNull::new_unchecked(b.add(crate::layout::offset::LAST_PUBLISHED).cast::<AtomicU64>()),
-                NonNull::new_unchecked(b.add(crate::layout::offset::CONTROL).cast::<Slot>()),
-                NonNull::slice_from_raw_parts(NonNull::new_unchecked(b.add(data_offset).cast::<AtomicU64>()), words),
-            )
-        };
-        Ok(Region {
-            reserved,
-            last_published,
-            slots,
-            slot_mask: geometry.slot_count() as usize - 1,
-            data,
-            data_len: geometry.data_len(),
-            backing: Backing::Mapped(mapping),
-        })
-    }
-
-    /// The mapping under a shared region.
-    #[cfg(all(any(unix, windows), not(loom)))]
-    pub fn mapping(&self) -> Option<&Mapping> {
+    /// Length in bytes of the mapping under a shared region (`None` for a
+    /// local one).
+    pub fn mapped_len(&self) -> Option<usize> {
         match &self.backing {
-            Backing::Mapped(m) => Some(m),
+            #[cfg(all(any(unix, windows), not(loom)))]
+            Backing::Mapped(m) => Some(m.len()),
             Backing::Local(_) => None,
         }
     }

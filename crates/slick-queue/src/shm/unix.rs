@@ -219,12 +219,31 @@ pub(crate) fn lock_producer(fd: &OwnedFd, name: &ShmName) -> Result<ProducerLock
     }
 }
 
+/// `shm_unlink` deletes a name (see `super::CAN_UNLINK`).
+pub(crate) const CAN_UNLINK: bool = true;
+
 /// Unlinks the name: `Ok(true)` if removed, `Ok(false)` if there was none.
 pub(crate) fn unlink(name: &ShmName) -> Result<bool> {
     match shm::unlink(sys_name(name)) {
         Ok(()) => Ok(true),
         Err(Errno::NOENT) => Ok(false),
         Err(e) => Err(os_error("shm_unlink", name, e)),
+    }
+}
+
+/// Unlinks the doorbell object of `queue`, if there is one and it carries
+/// the doorbell's identification word (an unrelated object that merely has
+/// the name is left alone). Best effort: a doorbell that is gone or cannot be
+/// unlinked only costs the next attacher a fresh or a shared one.
+pub(crate) fn remove_doorbell(queue: &ShmName) {
+    use crate::doorbell::{doorbell_name, DOORBELL_MAGIC, DOORBELL_MAGIC_OFFSET};
+    let Ok(bell) = ShmName::new(&doorbell_name(queue.bare())) else { return };
+    let Ok(fd) = open_ro(&bell) else { return };
+    let mut magic = [0u8; 8];
+    if matches!(read_at(&fd, &mut magic, DOORBELL_MAGIC_OFFSET, &bell), Ok(8))
+        && u64::from_ne_bytes(magic) == DOORBELL_MAGIC
+    {
+        let _ = unlink(&bell);
     }
 }
 

@@ -100,12 +100,18 @@ pub(crate) fn lock_producer(_object: &Object, _name: &ShmName) -> Result<Produce
     Err(Error::Unsupported)
 }
 
+/// A named mapping has no name to unlink (see `super::CAN_UNLINK`).
+pub(crate) const CAN_UNLINK: bool = false;
+
 /// Nothing to unlink on Windows (see the module comment): always `Ok(true)`,
 /// like the peers' `remove` there. The mapping disappears when the last
 /// process holding it closes it.
 pub(crate) fn unlink(_name: &ShmName) -> Result<bool> {
     Ok(true)
 }
+
+/// Windows has no doorbell object (waits poll) and nothing to unlink.
+pub(crate) fn remove_doorbell(_queue: &ShmName) {}
 
 /// A 0-byte named mapping cannot exist (the paging file backs only sized
 /// ones), so there is never an abandoned empty object to remove.

@@ -7,13 +7,47 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use slick_queue::{Options, Queue};
 
-use crate::cmd::write_json;
 use crate::fail::{msg, out, Result};
-use crate::units::{human_bytes, human_count, human_nanos};
+use crate::output::write_json;
+use crate::units::{human_bytes, human_count, human_nanos, parse_size};
+
+/// The long help of `slickq bench` (`slickq bench --help`).
+pub const ABOUT: &str = "\
+Quick throughput and latency runs of the library on this machine.
+
+Runs, with a progress bar:
+  spsc-local   one producer thread and one consumer thread over a queue in
+               local memory: records/s and bytes/s delivered
+  spsc-shm     the same over a shared-memory segment (created under a unique
+               name and removed afterwards)
+  ping-pong    two threads bouncing one record over two queues: round-trip
+               latency percentiles
+Records are 8-byte elements. The queue itself never makes a producer wait;
+in the throughput runs the producer keeps itself at most half a ring ahead
+of what the consumer has confirmed (flow control outside the queue), so the
+numbers are sustained delivery rates. Lost records, if any, are reported.
+These are quick sanity numbers, not the project's benchmark suite.";
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Records per throughput run.
+    #[arg(long, default_value_t = 2_000_000, value_name = "N", value_parser = parse_size)]
+    records: u64,
+    /// Round trips in the ping-pong run.
+    #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = parse_size)]
+    pings: u64,
+    /// Queue capacity in elements (a power of two).
+    #[arg(long, default_value_t = 65_536, value_name = "SIZE", value_parser = parse_size)]
+    capacity: u64,
+    /// Print the summary as JSON (the progress bar still goes to stderr when it is a terminal).
+    #[arg(long)]
+    json: bool,
+}
 
 /// A waiting reader gives up after this long without a record once the
 /// producer has finished (only a lost final record can cause that).
@@ -206,7 +240,8 @@ const MAX_CAPACITY: u64 = 1 << 24;
 const MAX_PINGS: u64 = 10_000_000;
 
 /// Runs the three benchmarks and prints the summary.
-pub fn run(records: u64, pings: u64, capacity: u64, json: bool) -> Result<()> {
+pub fn run(a: BenchArgs) -> Result<()> {
+    let BenchArgs { records, pings, capacity, json } = a;
     if records == 0 || pings == 0 {
         return Err(msg("--records and --pings must be at least 1"));
     }

@@ -3,8 +3,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
@@ -15,7 +13,8 @@ use crate::fail::{msg, Result};
 use crate::open::{oldest_index, open_queue};
 use crate::units::{human_bytes, human_count, parse_duration, parse_size};
 
-pub const BRIDGE_ABOUT: &str = "\
+/// The long help of `slickq bridge` (`slickq bridge --help`).
+pub const ABOUT: &str = "\
 Carry a queue's records to other hosts over Zenoh.
 
 `bridge send` reads every record of a local queue with its own cursor (it
@@ -138,9 +137,12 @@ pub fn run(a: BridgeArgs) -> Result<()> {
     }
 }
 
-/// A flag set by Ctrl-C, SIGTERM or SIGHUP (the handler `main` installs).
-fn stop_flag() -> Result<Arc<AtomicBool>> {
-    Ok(crate::interrupt::stop_flag())
+/// Makes Ctrl-C, SIGTERM and SIGHUP end the bridge cleanly (a final status
+/// line, exit status 0) instead of exiting at once: the bridge polls
+/// [`crate::interrupt::stopped`]. The handler is the one `main` installed;
+/// a process has only one.
+fn stop_on_interrupt() {
+    crate::interrupt::graceful();
 }
 
 fn to_u32(what: &str, v: u64) -> Result<u32> {
@@ -240,7 +242,7 @@ fn recv_status(json: bool, s: &ReceiverStats, rate: &mut Rate, last: bool) {
 }
 
 fn send(a: SendArgs) -> Result<()> {
-    let stop = stop_flag()?;
+    stop_on_interrupt();
     let q = open_queue(&a.queue)?;
     let session = a.net.network().open().map_err(|e| msg(format!("cannot open the Zenoh session: {e}")))?;
     let mut opts = SenderOptions::new(a.key.clone());
@@ -265,7 +267,7 @@ fn send(a: SendArgs) -> Result<()> {
     let mut next = Instant::now() + a.net.interval;
     let slice = a.net.interval.min(Duration::from_millis(100));
     let mut result = Ok(());
-    while !stop.load(Ordering::SeqCst) {
+    while !crate::interrupt::stopped() {
         if let Err(e) = sender.poll(slice) {
             result = Err(msg(format!("cannot publish: {e}")));
             break;
@@ -289,7 +291,7 @@ fn send(a: SendArgs) -> Result<()> {
 }
 
 fn recv(a: RecvArgs) -> Result<()> {
-    let stop = stop_flag()?;
+    stop_on_interrupt();
     let q = match a.create {
         Some(size) => {
             let es = a.element_size.ok_or_else(|| msg("--create needs --element-size"))?;
@@ -309,7 +311,7 @@ fn recv(a: RecvArgs) -> Result<()> {
     let mut next = Instant::now() + a.net.interval;
     let mut warned_malformed = 0;
     let mut result = Ok(());
-    while !stop.load(Ordering::SeqCst) {
+    while !crate::interrupt::stopped() {
         std::thread::sleep(Duration::from_millis(20));
         if let Some(e) = receiver.error() {
             result = Err(msg(format!("bridge recv {:?} -> {}: {e}", a.key, a.queue)));

@@ -3,27 +3,58 @@
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use slick_queue::{ByteRecord, SharedCursor};
 
-use crate::cmd::tail::trim_zeros;
 use crate::fail::{msg, out, Result};
 use crate::open::{oldest_index, open_queue};
+use crate::output::trim_zeros;
+use crate::units::parse_duration;
 
-/// What `consume` was asked to do.
-pub struct ConsumeOpts {
-    pub name: String,
-    pub from_start: bool,
-    pub count: Option<u64>,
-    pub idle_timeout: Option<Duration>,
-    pub raw: bool,
-    pub shared_cursor: Option<String>,
-    pub verbose: bool,
+/// The long help of `slickq consume` (`slickq consume --help`).
+pub const ABOUT: &str = "\
+Write a queue's records to stdout.
+
+By default consume starts with the next record to be published (use
+--from-start for everything still in the ring) and prints each record's
+bytes with trailing zero bytes removed, followed by a newline: the inverse
+of `slickq produce`. --raw writes every record's bytes exactly, with no
+separator. With --shared-cursor NAME the consumer claims records through a
+work-stealing cursor object shared with other consumers (each record goes to
+one of them); the object is created, starting at 0, if it does not exist.
+
+consume stops after --count records or after --idle-timeout without a new
+record; otherwise it runs until interrupted. Lost records are reported on
+stderr.";
+
+#[derive(Args, Debug)]
+pub struct ConsumeArgs {
+    /// The queue's name.
+    name: String,
+    /// Start with the oldest record still in the ring instead of the next one published.
+    #[arg(long, conflicts_with = "shared_cursor")]
+    from_start: bool,
+    /// Stop after this many records.
+    #[arg(short = 'n', long, value_name = "N")]
+    count: Option<u64>,
+    /// Stop after this long without a new record (e.g. 2s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    idle_timeout: Option<Duration>,
+    /// Write each record's bytes exactly, with no newline and nothing trimmed.
+    #[arg(long)]
+    raw: bool,
+    /// Claim records through this work-stealing cursor object (shared with other consumers).
+    #[arg(long, value_name = "CURSOR_SHM_NAME")]
+    shared_cursor: Option<String>,
+    /// Say on stderr where reading starts and how many records were consumed.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 const SLICE: Duration = Duration::from_millis(100);
 
 /// Runs `consume`.
-pub fn run(o: ConsumeOpts) -> Result<()> {
+pub fn run(o: ConsumeArgs) -> Result<()> {
     let q = open_queue(&o.name)?;
     let shared = match &o.shared_cursor {
         Some(c) => Some({

@@ -4,14 +4,37 @@
 use std::io::Write;
 use std::time::Duration;
 
+use clap::Args;
 use serde::Serialize;
 use slick_queue::doorbell_name;
 use slick_queue::inspect::read_slots;
 use slick_queue::layout::EMPTY_INDEX;
 
-use crate::cmd::write_json;
 use crate::fail::{msg, out, Result};
+use crate::output::write_json;
 use crate::segments::{describe_attached, lookup, object_path, os_name, HeaderView, Segment};
+
+/// The long help of `slickq inspect` (`slickq inspect --help`).
+pub const ABOUT: &str = "\
+Decode one queue's header and control slots without joining it.
+
+The object is opened read-only and read with pread: inspecting never maps,
+joins or modifies the queue, and works on half-initialised or truncated
+segments too. Shows the raw and decoded header (marker, features,
+init_state, geometry, write index, last published index) and the first and
+last few control slots.";
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The queue's name (with or without the leading '/').
+    name: String,
+    /// How many control slots to show from each end of the control array.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    slots: u64,
+    /// Print a JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
 
 /// One control slot, decoded.
 #[derive(Serialize)]
@@ -57,7 +80,9 @@ fn slots(name: &str, h: &HeaderView, first: u64, count: u64) -> Result<Vec<SlotV
 }
 
 /// Prints the header and the first and last `n` control slots of `name`.
-pub fn run(name: &str, n: u64, json: bool) -> Result<()> {
+pub fn run(a: InspectArgs) -> Result<()> {
+    let InspectArgs { name, slots: n, json } = a;
+    let name = name.as_str();
     let seg = lookup(name, Duration::from_secs(10))?;
     if !seg.is_queue {
         return Err(msg(format!(

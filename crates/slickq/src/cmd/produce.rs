@@ -3,29 +3,69 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use slick_queue::ByteQueue;
 
 use crate::fail::{msg, Result};
 use crate::open::open_queue;
-use crate::units::human_bytes;
+use crate::units::{human_bytes, parse_size};
 
-/// What `produce` was asked to do.
-pub struct ProduceOpts {
-    pub name: String,
-    pub create: Option<u64>,
-    pub element_size: Option<u64>,
-    pub items_per_slot: Option<u32>,
-    pub mode: Option<u32>,
-    pub record_size: Option<u64>,
-    pub input: Option<PathBuf>,
+/// The long help of `slickq produce` (`slickq produce --help`).
+pub const ABOUT: &str = "\
+Publish stdin into a queue.
+
+By default each line of stdin (without its line ending) becomes one record,
+spanning as many elements as it needs, the last one padded with zero bytes.
+With --record-size B, stdin is cut into B-byte records instead (binary
+input). The queue must exist unless --create SIZE is given, which creates it
+with SIZE elements of --element-size bytes when it does not exist yet.
+
+The queue is lossy: producers never wait for consumers, so a consumer that
+is more than a ring behind loses records.";
+
+#[derive(Args, Debug)]
+pub struct ProduceArgs {
+    /// The queue's name.
+    name: String,
+    /// Create the queue with this capacity (elements, a power of two) if it does not exist.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "element_size")]
+    create: Option<u64>,
+    /// Element size in bytes when creating (must match the queue's if it exists).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    element_size: Option<u64>,
+    /// Elements per control slot when creating (a power of two, default 1).
+    #[arg(long, value_name = "K")]
+    items_per_slot: Option<u32>,
+    /// Permission bits when creating, in octal (default 600; setuid, setgid and sticky bits are refused).
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    mode: Option<u32>,
+    /// Cut stdin into records of exactly this many bytes instead of lines.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    record_size: Option<u64>,
+    /// Read from this file instead of stdin.
+    #[arg(short, long, value_name = "FILE")]
+    input: Option<PathBuf>,
+}
+
+/// Parses `--mode`: octal permission bits, setuid, setgid and sticky refused.
+fn parse_mode(s: &str) -> Result<u32, String> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    match u32::from_str_radix(digits, 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        Ok(m) if m <= 0o7777 => Err(format!(
+            "{s:?} has setuid, setgid or sticky bits ({:o}): a queue's mode may only hold permission bits (0 to 777)",
+            m & 0o7000
+        )),
+        _ => Err(format!("{s:?} is not an octal permission mode such as 600 or 0660")),
+    }
 }
 
 fn to_u32(what: &str, v: u64) -> Result<u32> {
     u32::try_from(v).map_err(|_| msg(format!("{what} {v} is too large (at most {})", u32::MAX)))
 }
 
-fn attach(o: &ProduceOpts) -> Result<ByteQueue> {
+fn attach(o: &ProduceArgs) -> Result<ByteQueue> {
     let Some(size) = o.create else {
         if o.items_per_slot.is_some() || o.mode.is_some() {
             return Err(msg("--items-per-slot and --mode only apply with --create"));
@@ -55,7 +95,7 @@ fn attach(o: &ProduceOpts) -> Result<ByteQueue> {
 }
 
 /// Runs `produce`.
-pub fn run(o: ProduceOpts) -> Result<()> {
+pub fn run(o: ProduceArgs) -> Result<()> {
     let q = attach(&o)?;
     let max = q.capacity() as usize * q.element_size() as usize;
     let input: Box<dyn Read> = match &o.input {

@@ -3,10 +3,52 @@
 use std::io::Write;
 use std::time::Duration;
 
+use clap::Args;
+
 use crate::fail::{msg, out, Result};
 use crate::segments::{describe_attached, describe_open_error, kept_by_holders, lookup, object_path, scan, Segment};
 #[cfg(unix)]
 use crate::segments::{unescape, SHM_DIR};
+use crate::units::parse_duration;
+
+/// The long help of `slickq rm` (`slickq rm --help`).
+pub const ABOUT: &str = "\
+Remove queues from /dev/shm.
+
+`slickq rm NAME...` unlinks the named queues, healthy or not. A named object
+without the layout marker (not a queue) is refused unless --force is given.
+Processes that have a queue mapped keep using their mapping; the next
+creator of the name gets a fresh segment.
+
+`slickq rm --stale` removes every stale queue (see `slickq ls --help`): a
+queue whose init_state is stuck below ready (0 or 2), or whose object is
+shorter than its geometry needs, and that was last modified more than the
+grace period ago, or a 0-byte object that old. An object that some process
+still maps or holds open (a paused creator) is kept and reported with the
+processes' pids and commands. Objects without the layout marker, healthy
+queues and queues made by newer peers are never removed this way.";
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["names", "stale"])))]
+pub struct RmArgs {
+    /// The queues to remove.
+    names: Vec<String>,
+    /// Remove every stale queue instead of named ones.
+    #[arg(long, conflicts_with = "names")]
+    stale: bool,
+    /// With --stale: minimum age of a stale queue (e.g. 30s, 5m).
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION", requires = "stale")]
+    grace: Duration,
+    /// With --stale: only consider objects whose name starts with this prefix.
+    #[arg(long, value_name = "PREFIX", requires = "stale")]
+    prefix: Option<String>,
+    /// Say what would be removed without removing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also remove named objects that carry no layout marker (not queues).
+    #[arg(long, conflicts_with = "stale")]
+    force: bool,
+}
 
 /// This process's effective uid (from /proc/self/status).
 #[cfg(unix)]
@@ -106,8 +148,17 @@ fn describe(s: &Segment) -> String {
     d
 }
 
+/// Runs `rm`: the named objects, or every stale queue with `--stale`.
+pub fn run(a: RmArgs) -> Result<()> {
+    if a.stale {
+        run_stale(a.grace, a.prefix.as_deref(), a.dry_run)
+    } else {
+        run_named(&a.names, a.force, a.dry_run)
+    }
+}
+
 /// Removes the named objects: queues always, other objects only with `force`.
-pub fn run_named(names: &[String], force: bool, dry_run: bool) -> Result<()> {
+fn run_named(names: &[String], force: bool, dry_run: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     let mut failed = Vec::new();
@@ -186,7 +237,7 @@ pub fn run_named(names: &[String], force: bool, dry_run: bool) -> Result<()> {
 }
 
 /// Removes every stale queue (optionally only names starting with `prefix`).
-pub fn run_stale(grace: Duration, prefix: Option<&str>, dry_run: bool) -> Result<()> {
+fn run_stale(grace: Duration, prefix: Option<&str>, dry_run: bool) -> Result<()> {
     let prefix = prefix.map(|p| p.strip_prefix('/').unwrap_or(p));
     let stdout = std::io::stdout();
     let mut w = stdout.lock();

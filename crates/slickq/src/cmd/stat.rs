@@ -3,23 +3,47 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use serde::Serialize;
 use slick_queue::inspect::read_bytes;
 
-use crate::cmd::write_json_line;
 use crate::fail::{msg, out, Result};
 use crate::open::open_queue_read_only;
+use crate::output::write_json_line;
 use crate::segments::describe_open_error;
-use crate::units::human_bytes;
+use crate::units::{human_bytes, parse_duration};
 
-/// What `stat` was asked to do.
-pub struct StatOpts {
-    pub name: String,
-    pub interval: Duration,
-    pub count: Option<u64>,
-    pub cursor: Option<String>,
-    pub cursor_value: Option<u64>,
-    pub json: bool,
+/// The long help of `slickq stat` (`slickq stat --help`).
+pub const ABOUT: &str = "\
+Measure a queue's publish rate and, given a reader's cursor, its lag.
+
+stat joins the queue as a broadcast reader (it never writes) and counts the
+records published in each interval, printing records/s, bytes/s (whole
+elements) and elements/s (the advance of the write index). With --cursor
+NAME (a work-stealing cursor object, 8 bytes in /dev/shm, read without
+mapping it) or --cursor-value N it also prints that reader's lag: how many
+elements it is behind the write index. A lag above the capacity means the
+reader is being lapped and loses records.";
+
+#[derive(Args, Debug)]
+pub struct StatArgs {
+    /// The queue's name.
+    name: String,
+    /// Time between two samples (e.g. 250ms, 1s).
+    #[arg(short, long, value_parser = parse_duration, default_value = "1s", value_name = "DURATION")]
+    interval: Duration,
+    /// Stop after this many samples (default: until interrupted).
+    #[arg(short = 'n', long, value_name = "N")]
+    count: Option<u64>,
+    /// A work-stealing cursor object whose reader's lag to report.
+    #[arg(long, value_name = "CURSOR_SHM_NAME", conflicts_with = "cursor_value")]
+    cursor: Option<String>,
+    /// A reader's cursor value (an element index) whose lag to report.
+    #[arg(long, value_name = "INDEX")]
+    cursor_value: Option<u64>,
+    /// Print one JSON object per sample instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Serialize)]
@@ -52,7 +76,7 @@ fn read_cursor(name: &str) -> Result<u64> {
 }
 
 /// Runs `stat`.
-pub fn run(o: StatOpts) -> Result<()> {
+pub fn run(o: StatArgs) -> Result<()> {
     if o.interval.is_zero() {
         return Err(msg("--interval must be longer than 0"));
     }

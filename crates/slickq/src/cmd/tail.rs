@@ -4,24 +4,56 @@
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use serde::Serialize;
 use slick_queue::{ByteQueue, ByteRecord};
 
-use crate::cmd::write_json_line;
 use crate::fail::{out, Result};
 use crate::open::{oldest_index, open_queue_read_only};
-use crate::Format;
+use crate::output::{trim_zeros, write_json_line, Format};
+use crate::units::parse_duration;
 
-/// What `tail` was asked to do.
-pub struct TailOpts {
-    pub name: String,
-    pub from_start: bool,
-    pub follow: bool,
-    pub format: Format,
-    pub count: Option<u64>,
-    pub idle_timeout: Option<Duration>,
-    pub max_bytes: usize,
-    pub json: bool,
+/// The long help of `slickq tail` (`slickq tail --help`).
+pub const ABOUT: &str = "\
+Print a queue's records as they are published.
+
+tail joins the queue as a broadcast reader with a private cursor: it sees
+every record, takes none away from other consumers, and never writes to the
+queue. By default it starts with the last published record (on a queue
+made without read_last: with the next record published); --from-start
+starts with the oldest record still in the ring. Without --follow it stops
+once it has caught up with the producers.
+
+Each record is printed as `index=I elements=N bytes=B <payload>`. When the
+producers lap this reader, the records it missed are reported as
+`lost N elements before index I`. A record whose bytes a producer may have
+overwritten while they were being copied is marked `(overwritten)`.";
+
+#[derive(Args, Debug)]
+pub struct TailArgs {
+    /// The queue's name.
+    name: String,
+    /// Start with the oldest record still in the ring instead of the last published one.
+    #[arg(long)]
+    from_start: bool,
+    /// Keep printing records as they are published (until interrupted, --count or --idle-timeout).
+    #[arg(short, long)]
+    follow: bool,
+    /// How to print each record's bytes.
+    #[arg(long, value_enum, default_value = "hex")]
+    format: Format,
+    /// Stop after this many records.
+    #[arg(short = 'n', long, value_name = "N")]
+    count: Option<u64>,
+    /// With --follow: stop after this long without a new record.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    idle_timeout: Option<Duration>,
+    /// Show at most this many bytes of each record (hex, u64 and utf8 formats).
+    #[arg(long, default_value_t = 32, value_name = "BYTES")]
+    max_bytes: usize,
+    /// Print one JSON object per line (records and loss events) instead of text.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
 }
 
 #[derive(Serialize)]
@@ -44,7 +76,7 @@ fn start_index(q: &ByteQueue) -> u64 {
 }
 
 /// Runs `tail`.
-pub fn run(o: TailOpts) -> Result<()> {
+pub fn run(o: TailArgs) -> Result<()> {
     let q = open_queue_read_only(&o.name)?;
     let mut cursor = if o.from_start { oldest_index(&q, &o.name) } else { start_index(&q) };
     if o.follow {
@@ -96,7 +128,7 @@ pub fn run(o: TailOpts) -> Result<()> {
     w.flush().map_err(out)
 }
 
-fn emit(w: &mut impl Write, o: &TailOpts, ev: &Event) -> Result<()> {
+fn emit(w: &mut impl Write, o: &TailArgs, ev: &Event) -> Result<()> {
     if o.json {
         return write_json_line(w, ev);
     }
@@ -110,17 +142,11 @@ fn emit(w: &mut impl Write, o: &TailOpts, ev: &Event) -> Result<()> {
     Ok(())
 }
 
-/// The bytes without their trailing zero padding.
-pub fn trim_zeros(bytes: &[u8]) -> &[u8] {
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-    &bytes[..end]
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn print_record(w: &mut impl Write, o: &TailOpts, rec: &ByteRecord<'_>, bytes: &[u8], overwritten: bool) -> Result<()> {
+fn print_record(w: &mut impl Write, o: &TailArgs, rec: &ByteRecord<'_>, bytes: &[u8], overwritten: bool) -> Result<()> {
     if o.json {
         let ev = Event::Record {
             index: rec.index(),

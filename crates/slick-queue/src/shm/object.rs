@@ -1,0 +1,71 @@
+//! The platform-independent half of the object interface: create (exclusive,
+//! sized), measure, map. The platform's half is `unix.rs` / `windows.rs`.
+
+use super::{imp, Object, ShmName};
+use crate::error::{Error, Result};
+
+/// Length, permission bits and owner of an object, as far as the platform
+/// has them (a Windows mapping has an access-control list, not a mode and
+/// an owner id).
+pub(crate) struct ObjectInfo {
+    pub len: u64,
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+}
+
+/// Creates the object exclusively, `len` bytes long, with exactly `mode`
+/// where the platform has modes (on Windows the creating user's default
+/// security applies). `Ok(None)` when it already exists.
+///
+/// On Linux and macOS the object is created, then sized once with
+/// `ftruncate` (macOS allows only one); an opener that finds it still
+/// shorter than a header waits for the creator (see `attach`). On Windows
+/// creation and size are one call.
+pub(crate) fn create(name: &ShmName, mode: u32, len: u64) -> Result<Option<Object>> {
+    #[cfg(unix)]
+    {
+        let Some(fd) = super::unix::create_exclusive(name, mode)? else {
+            return Ok(None);
+        };
+        crate::attach::failpoint("attach-created");
+        if let Err(e) = super::unix::allocate(&fd, len, name) {
+            let _ = super::unix::unlink(name);
+            return Err(e);
+        }
+        crate::attach::failpoint("attach-sized");
+        Ok(Some(fd))
+    }
+    #[cfg(windows)]
+    {
+        let _ = mode;
+        super::windows::create_exclusive(name, len)
+    }
+}
+
+/// The object's length in bytes (on Windows: the mapping's size, rounded up
+/// to whole pages).
+pub(crate) fn len(object: &Object, name: &ShmName) -> Result<u64> {
+    imp::len(object, name)
+}
+
+/// Length, mode and owner (see [`ObjectInfo`]).
+pub(crate) fn info(object: &Object, name: &ShmName) -> Result<ObjectInfo> {
+    imp::info(object, name)
+}
+
+/// Maps the first `len` bytes of the object read-write, shared. The mapping
+/// takes the object over: on Linux and macOS the descriptor is closed (the
+/// mapping stays), on Windows the handle stays open with the view.
+pub(crate) fn map(object: Object, len: usize, name: &ShmName) -> Result<crate::region::Mapping> {
+    crate::region::Mapping::map(object, len).map_err(|source| Error::Os { op: "map", name: name.to_string(), source })
+}
+
+/// Maps the whole object copy-on-write: a view whose writes never reach the
+/// object (for read-only commands on a queue the user may only read).
+pub(crate) fn map_private(object: Object, len: usize, name: &ShmName) -> Result<crate::region::Mapping> {
+    crate::region::Mapping::map_private(object, len).map_err(|source| Error::Os {
+        op: "map",
+        name: name.to_string(),
+        source,
+    })
+}
