@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use slick_queue::{Geometry, Options};
 
 use crate::cursor::AtomicCursor;
+use crate::errors::to_pyerr;
+use crate::traits::TraitsSnapshot;
 
 /// The longest stretch a wait spends with the GIL released before it
 /// re-acquires it to run signal handlers (Ctrl-C) and check its deadline.
@@ -66,6 +69,78 @@ pub(crate) fn opt_count(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<
     match int_arg::<i64>(obj, || format!("{what} is too large: {obj}"))? {
         v if v < 0 => Err(PyValueError::new_err(format!("{what} must be positive, got {v}"))),
         v => Ok(Some(v as u64)),
+    }
+}
+
+/// The arguments of `SlickQueue(...)`, checked.
+pub(crate) struct QueueArgs {
+    /// The capacity (a power of two), or `None` to open an existing queue.
+    pub(crate) size: Option<u32>,
+    /// Bytes per element (at least 1).
+    pub(crate) element_size: u32,
+    /// The traits the queue is built with.
+    pub(crate) traits: TraitsSnapshot,
+    /// The core options: the traits' features, `items_per_slot`,
+    /// `allow_foreign_owner` and `exclusive_producer`.
+    pub(crate) options: Options,
+}
+
+impl QueueArgs {
+    /// Checks the constructor's arguments, in the order their errors are
+    /// raised; `shared` says whether a name was given (for the messages).
+    pub(crate) fn parse(
+        shared: bool,
+        size: Option<&Bound<'_, PyAny>>,
+        element_size: Option<&Bound<'_, PyAny>>,
+        traits: Option<&Bound<'_, PyAny>>,
+        items_per_slot: Option<&Bound<'_, PyAny>>,
+        allow_foreign_owner: bool,
+        exclusive_producer: bool,
+    ) -> PyResult<QueueArgs> {
+        let traits = match traits {
+            Some(t) if !t.is_none() => TraitsSnapshot::from_object(t)?,
+            _ => TraitsSnapshot::default(),
+        };
+        let size = opt_count(size, "size")?;
+        let element_size = opt_count(element_size, "element_size")?;
+        let items_per_slot = opt_count(items_per_slot, "items_per_slot")?;
+
+        // The core's rule for a capacity (and its error), checked before
+        // the other arguments.
+        let size = size
+            .map(|s| {
+                u32::try_from(s)
+                    .map_err(|_| slick_queue::Error::InvalidCapacity { size: s })
+                    .and_then(|s| Geometry::new(s, 1, 1).map(|_| s))
+                    .map_err(|e| to_pyerr(e, None))
+            })
+            .transpose()?;
+        let element_size = match element_size {
+            None => {
+                return Err(PyValueError::new_err(match (shared, size) {
+                    (false, _) => "size and element_size are required for a local-memory queue",
+                    (true, Some(_)) => "element_size is required to create a shared-memory queue",
+                    (true, None) => "element_size must be provided when opening an existing shared-memory queue",
+                }))
+            }
+            Some(0) => return Err(PyValueError::new_err("element_size must be at least 1 byte, got 0")),
+            Some(es) => u32::try_from(es).map_err(|_| {
+                PyValueError::new_err(format!("element_size must be at most 4294967295 bytes, got {es}"))
+            })?,
+        };
+        // exclusive_producer: the caller's promise to be the queue's only
+        // producer (see Options::exclusive_producer); a second one of this
+        // library is refused with RuntimeError.
+        let mut options =
+            traits.options().allow_foreign_owner(allow_foreign_owner).exclusive_producer(exclusive_producer);
+        if let Some(k) = items_per_slot {
+            let k = u32::try_from(k)
+                .ok()
+                .filter(|k| *k >= 1)
+                .ok_or_else(|| PyValueError::new_err(format!("items_per_slot must be a power of two >= 1, got {k}")))?;
+            options = options.items_per_slot(k);
+        }
+        Ok(QueueArgs { size, element_size, traits, options })
     }
 }
 

@@ -12,10 +12,10 @@ use std::time::Duration;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
-use slick_queue::{ByteQueue, Geometry};
+use slick_queue::ByteQueue;
 
 use crate::args::{
-    cursor_arg, deadline_from, i64_arg, next_chunk, opt_count, timeout_arg, u64_arg, Cursor, WAIT_CHUNK,
+    cursor_arg, deadline_from, i64_arg, next_chunk, timeout_arg, u64_arg, Cursor, QueueArgs, WAIT_CHUNK,
 };
 use crate::checked::Intact;
 use crate::compat::Api;
@@ -140,58 +140,26 @@ impl SlickQueue {
         exclusive_producer: bool,
     ) -> PyResult<Self> {
         let api = Api::for_class(cls)?;
-        let traits = match traits {
-            Some(t) if !t.is_none() => TraitsSnapshot::from_object(t)?,
-            _ => TraitsSnapshot::default(),
-        };
-        let size = opt_count(size, "size")?;
-        let element_size = opt_count(element_size, "element_size")?;
-        let items_per_slot = opt_count(items_per_slot, "items_per_slot")?;
-
-        if let Some(s) = size {
-            // The core's rule for a capacity (and its error), checked before
-            // the other arguments.
-            u32::try_from(s)
-                .map_err(|_| slick_queue::Error::InvalidCapacity { size: s })
-                .and_then(|s| Geometry::new(s, 1, 1))
-                .map_err(|e| to_pyerr(e, None))?;
-        }
-        let element_size = match element_size {
-            None => {
-                return Err(PyValueError::new_err(match (&name, size) {
-                    (None, _) => "size and element_size are required for a local-memory queue",
-                    (Some(_), Some(_)) => "element_size is required to create a shared-memory queue",
-                    (Some(_), None) => "element_size must be provided when opening an existing shared-memory queue",
-                }))
-            }
-            Some(0) => return Err(PyValueError::new_err("element_size must be at least 1 byte, got 0")),
-            Some(es) => u32::try_from(es).map_err(|_| {
-                PyValueError::new_err(format!("element_size must be at most 4294967295 bytes, got {es}"))
-            })?,
-        };
-        // exclusive_producer: the caller's promise to be the queue's only
-        // producer (see Options::exclusive_producer); a second one of this
-        // library is refused with RuntimeError.
-        let mut options =
-            traits.options().allow_foreign_owner(allow_foreign_owner).exclusive_producer(exclusive_producer);
-        if let Some(k) = items_per_slot {
-            let k = u32::try_from(k)
-                .ok()
-                .filter(|k| *k >= 1)
-                .ok_or_else(|| PyValueError::new_err(format!("items_per_slot must be a power of two >= 1, got {k}")))?;
-            options = options.items_per_slot(k);
-        }
+        let QueueArgs { size, element_size, traits, options } = QueueArgs::parse(
+            name.is_some(),
+            size,
+            element_size,
+            traits,
+            items_per_slot,
+            allow_foreign_owner,
+            exclusive_producer,
+        )?;
 
         let queue = match (&name, size) {
             (None, None) => {
                 return Err(PyValueError::new_err("size and element_size are required for a local-memory queue"))
             }
             (None, Some(size)) => {
-                check_local_alloc(size, element_size, options.get_items_per_slot())?;
-                ByteQueue::with_options(size as u32, element_size, &options).map_err(|e| to_pyerr(e, None))?
+                check_local_alloc(u64::from(size), element_size, options.get_items_per_slot())?;
+                ByteQueue::with_options(size, element_size, &options).map_err(|e| to_pyerr(e, None))?
             }
             (Some(n), Some(size)) => py
-                .detach(|| ByteQueue::create_or_open(n, size as u32, element_size, &options))
+                .detach(|| ByteQueue::create_or_open(n, size, element_size, &options))
                 .map_err(|e| to_pyerr(e, Some(n)))?,
             (Some(n), None) => {
                 py.detach(|| ByteQueue::open(n, element_size, &options)).map_err(|e| to_pyerr(e, Some(n)))?
