@@ -25,10 +25,9 @@ pub(super) fn trials() -> Vec<Trial> {
 }
 
 /// The dead-creator tests stop a child inside the library's attach code with
-/// a failpoint, which only a build with the `failpoints` feature has. In the
-/// repository the crate's self dev-dependency turns it on; `cargo package`
-/// drops that dev-dependency, so in a packaged copy these tests are marked
-/// ignored (they cannot stop the child where they must).
+/// a failpoint, which only a build with the `failpoints` feature has (the
+/// crate's self dev-dependency turns it on); a build without it marks these
+/// tests ignored, since they cannot stop the child where they must.
 fn needs_failpoints(trial: Trial) -> Trial {
     trial.with_ignored_flag(!cfg!(feature = "failpoints"))
 }
