@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The libFuzzer target for hostile segments: fuzz/fuzz_targets/attach.rs (arbitrary
 # bytes -> a /dev/shm object -> attach -> reads; the case function is
-# crates/slick-queue/tests/support/attach_case.rs, which the normal test
+# crates/testkit/src/attach_case.rs, which the normal test
 # suite also replays the corpus through).
 #
 #   scripts/fuzz.sh [SECONDS] [libFuzzer options...]   default: 60 seconds

@@ -2,10 +2,12 @@
 # Packages the two publishable crates (slick-queue, slickq) as `cargo publish`
 # would, builds them from the packages (cargo package's own check), then runs
 # the packaged crates' tests from an unpacked copy, outside this repository:
-# what a user of the published crates would get. Tests that need files of the
-# repository (the fuzz corpus) or the PyPI peer say why they skip; the
-# dead-creator tests, which need the `failpoints` self dev-dependency that
-# cargo drops from a package, are marked ignored.
+# what a user of the published crates would get. The tests that use the
+# workspace's unpublished test-support crate (crates/testkit: the shared-memory
+# tests of the core, the integration tests of slickq) are left out of the
+# packages on purpose (`exclude` in their manifests; a package cannot depend
+# on an unpublished crate): the packages keep the core's in-process tests and
+# slickq's unit tests, and ./scripts/test runs the rest from the repository.
 #
 #   scripts/package-check.sh        package, verify, test (the interop tests
 #                                   run when SLICK_PEER_PYTHON is set, as in

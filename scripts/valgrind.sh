@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Valgrind memcheck over the multi-threaded and multi-process tests:
-# tests/threads.rs, tests/lapping.rs and tests/processes.rs (real child
+# tests/threads.rs, tests/lapping.rs and tests/processes/ (real child
 # processes: dead producers/creators/consumers, the hostile peer, the
 # checksummed soak). The processes binary re-executes itself for its child
 # roles; --trace-children=yes puts every child under memcheck too.

@@ -1,14 +1,12 @@
 //! libFuzzer target: arbitrary bytes -> a /dev/shm object -> attach -> reads.
-//! The case function is the one `crates/slick-queue/tests/attach_fuzz.rs`
-//! replays the corpus through.
+//! The case function (`testkit::attach_case`, in `crates/testkit`) is the
+//! one `crates/slick-queue/tests/attach_fuzz.rs` replays the corpus through.
 #![no_main]
-
-#[path = "../../crates/slick-queue/tests/support/attach_case.rs"]
-mod attach_case;
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use testkit::attach_case;
 
 fn name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();

@@ -1,6 +1,6 @@
 # Hardening (hostile segments, dead processes, long runs), beyond what the
 # nextest run of 20-rust.sh already covers (tests/attach_fuzz.rs replays the
-# fuzz corpus and runs the proptests; tests/processes.rs has the dead-process,
+# fuzz corpus and runs the proptests; tests/processes/ has the dead-process,
 # hostile-peer, permission and soak tests; tests/lapping.rs the loss
 # accounting):
 #  1. valgrind memcheck over the threaded and multi-process tests (~1.5 min);

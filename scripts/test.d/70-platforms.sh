@@ -1,6 +1,6 @@
 # Windows and macOS, as far as this Linux machine can test them:
 #  * Windows (x86_64-pc-windows-gnu, cross-compiled with mingw) runs under
-#    Wine: the core's tests (unit, platform.rs, processes.rs with two or more
+#    Wine: the core's tests (unit, platform.rs, the processes tests with two or more
 #    Windows processes on one named mapping, the produce/consume examples)
 #    and the CLI's (windows.rs); then the produce/consume examples once more
 #    as two Wine processes started from here; clippy; the Python wheel

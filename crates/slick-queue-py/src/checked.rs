@@ -26,7 +26,8 @@ use pyo3::types::{PyBytes, PyTuple};
 use slick_queue::{ByteQueue, ByteRecord};
 
 use crate::compat::Api;
-use crate::queue::{record_bytes, SlickQueue};
+use crate::memory::record_bytes;
+use crate::queue::SlickQueue;
 
 /// A record copied out intact: its bytes, its length in elements, its index.
 pub(crate) type Intact<'py> = (Bound<'py, PyBytes>, usize, u64);

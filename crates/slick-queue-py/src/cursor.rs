@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::args::{int_arg, u64_arg};
 use crate::pybuf::with_buffer;
 
 /// Bytes in a cursor word.
@@ -57,16 +58,6 @@ fn lock(m: &Mutex<Option<Py<PyAny>>>) -> MutexGuard<'_, Option<Py<PyAny>>> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn u64_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
-    value.extract::<u64>().map_err(|e| {
-        if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(value.py()) {
-            PyValueError::new_err(format!("{what} must be an int in [0, 2**64), got {value}"))
-        } else {
-            e
-        }
-    })
-}
-
 impl AtomicCursor {
     /// Runs `f` on the cursor word while its buffer is exported (valid even
     /// if `f` releases the GIL: the owner cannot free or unmap an exported
@@ -97,12 +88,9 @@ impl AtomicCursor {
         let offset = match offset {
             None => 0,
             Some(o) => {
-                let bad = || PyValueError::new_err(format!("offset must be an int >= 0 that fits the buffer, got {o}"));
-                match o.extract::<i64>() {
-                    Ok(v) => usize::try_from(v).map_err(|_| bad())?,
-                    Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(o.py()) => return Err(bad()),
-                    Err(e) => return Err(e),
-                }
+                let bad = || format!("offset must be an int >= 0 that fits the buffer, got {o}");
+                let v: i64 = int_arg(o, bad)?;
+                usize::try_from(v).map_err(|_| PyValueError::new_err(bad()))?
             }
         };
         // Validate now, so that a bad buffer fails here and not at first use.

@@ -8,11 +8,13 @@
 
 use pyo3::prelude::*;
 
+mod args;
 mod batch;
 mod checked;
 mod compat;
 mod cursor;
 mod errors;
+mod memory;
 mod pybuf;
 mod queue;
 mod traits;

@@ -36,13 +36,15 @@ compile_error!(
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
+use crate::args::type_name;
+
 /// The `TypeError` for a buffer that cannot be written (CPython reports it
 /// as `BufferError`), with the exporter's error as its cause.
 fn not_writable(obj: &Bound<'_, PyAny>, err: PyErr) -> PyErr {
     let py = obj.py();
-    let type_name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     let new = PyTypeError::new_err(format!(
-        "a writable, contiguous buffer is required (bytearray, SharedMemory.buf, mmap...), got {type_name}: {err}"
+        "a writable, contiguous buffer is required (bytearray, SharedMemory.buf, mmap...), got {}: {err}",
+        type_name(obj)
     ));
     new.set_cause(py, Some(err));
     new

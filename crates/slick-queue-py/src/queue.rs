@@ -1,48 +1,28 @@
 //! `SlickQueue`: the Python face of [`slick_queue::ByteQueue`].
 //!
-//! Everything the queue does is the core's; this file converts arguments,
-//! results and errors, releases the GIL where a call may wait, and hands out
-//! zero-copy `memoryview`s of elements that keep the queue's memory alive.
+//! Everything the queue does is the core's; this file holds the Python
+//! methods: it converts results and errors and releases the GIL where a call
+//! may wait. Arguments are parsed in `args.rs`; the element `memoryview`s
+//! and what keeps the queue's memory alive for them are in `memory.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice, PyString, PyTuple, PyType};
-use slick_queue::{ByteQueue, ByteRecord};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
+use slick_queue::ByteQueue;
 
+use crate::args::{
+    cursor_arg, deadline_from, i64_arg, next_chunk, timeout_arg, u64_arg, Cursor, QueueArgs, WAIT_CHUNK,
+};
 use crate::checked::Intact;
 use crate::compat::Api;
-use crate::cursor::AtomicCursor;
 use crate::errors::to_pyerr;
+use crate::memory::{check_local_alloc, lock, Open};
 use crate::pybuf::with_bytes;
 use crate::traits::TraitsSnapshot;
-
-/// The longest stretch `read_wait` waits with the GIL released before it
-/// re-acquires it to run signal handlers (Ctrl-C) and checks its deadline.
-const WAIT_CHUNK: Duration = Duration::from_millis(50);
-
-/// The name of the attribute that ties a data view to the queue memory.
-const KEEPALIVE_ATTR: &str = "_slick_queue_memory";
-
-/// Owns a reference to a queue's memory (heap block or mapping) on behalf of
-/// the `memoryview`s that `SlickQueue.__getitem__` hands out. Attached to the
-/// ctypes array the views are built on, so the memory lives exactly as long
-/// as the queue or any view (slices and casts included) still does.
-#[pyclass(module = "slick_queue_py", name = "_QueueMemory", frozen)]
-struct QueueMemory {
-    _queue: Arc<ByteQueue>,
-}
-
-/// What `close()` gives up.
-struct Open {
-    queue: Option<Arc<ByteQueue>>,
-    /// A writable `memoryview` (format `B`) of the whole data array, made on
-    /// the first `q[index]`; element views are slices of it.
-    data_view: Option<Py<PyAny>>,
-}
 
 /// A lock-free multi-producer multi-consumer ring queue of fixed-size
 /// elements, in local memory (``name=None``: one process, any number of
@@ -77,7 +57,7 @@ struct Open {
 /// ``SlickQueue.remove(name)`` when a shared queue is no longer needed.
 #[pyclass(module = "slick_queue_py", name = "SlickQueue", frozen, subclass)]
 pub(crate) struct SlickQueue {
-    open: Mutex<Open>,
+    pub(crate) open: Mutex<Open>,
     /// The name without its leading `/` (`None` for a local queue).
     name: Option<String>,
     /// Whether `unlink()` still has to unlink the name (it does so once).
@@ -96,119 +76,9 @@ pub(crate) struct SlickQueue {
     pub(crate) overwritten: AtomicU64,
 }
 
-fn lock(m: &Mutex<Open>) -> MutexGuard<'_, Open> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// An optional int argument: `None` if absent; `ValueError` if negative or
-/// beyond `u64`; `TypeError` if not an int.
-fn opt_count(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<u64>> {
-    let Some(obj) = obj else { return Ok(None) };
-    if obj.is_none() {
-        return Ok(None);
-    }
-    match obj.extract::<i64>() {
-        Ok(v) if v < 0 => Err(PyValueError::new_err(format!("{what} must be positive, got {v}"))),
-        Ok(v) => Ok(Some(v as u64)),
-        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-            Err(PyValueError::new_err(format!("{what} is too large: {obj}")))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// A signed int argument as `i64`; an int beyond it is a `ValueError` (not
-/// the `OverflowError` a plain `i64` parameter raises), as every other
-/// out-of-range argument is.
-fn int_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
-    obj.extract::<i64>().map_err(|e| {
-        if e.is_instance_of::<PyOverflowError>(obj.py()) {
-            PyValueError::new_err(format!("{what} is out of range: {obj}"))
-        } else {
-            e
-        }
-    })
-}
-
 /// The exception a wait raises when `close()` ends it.
 fn closed_while_waiting() -> PyErr {
     PyValueError::new_err("read_wait() ended: the SlickQueue was closed while this thread waited")
-}
-
-/// A record's bytes as a new `bytes` object.
-pub(crate) fn record_bytes<'py>(py: Python<'py>, rec: &ByteRecord<'_>) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, rec.byte_len(), |buf| {
-        rec.copy_to(buf);
-        Ok(())
-    })
-}
-
-/// An unsigned index or cursor argument (`ValueError` when out of range).
-fn index_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
-    obj.extract::<u64>().map_err(|e| {
-        if e.is_instance_of::<PyOverflowError>(obj.py()) {
-            PyValueError::new_err(format!("{what} must be an int in [0, 2**64), got {obj}"))
-        } else {
-            e
-        }
-    })
-}
-
-/// The read cursor argument of the read calls.
-enum Cursor<'a, 'py> {
-    Private(u64),
-    Shared(&'a Bound<'py, AtomicCursor>),
-}
-
-fn cursor_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<Cursor<'a, 'py>> {
-    if let Ok(c) = obj.cast::<AtomicCursor>() {
-        return Ok(Cursor::Shared(c));
-    }
-    match obj.extract::<u64>() {
-        Ok(v) => Ok(Cursor::Private(v)),
-        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-            Err(PyValueError::new_err(format!("read_index must be an int in [0, 2**64), got {obj}")))
-        }
-        Err(_) => {
-            let type_name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-            Err(PyTypeError::new_err(format!("read_index must be an int or an AtomicCursor, got {type_name}")))
-        }
-    }
-}
-
-/// The `timeout` argument as seconds: an int too large for a float is as
-/// good as no timeout (not `OverflowError`); a negative one is still a
-/// `ValueError` (from `deadline_from`).
-fn timeout_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
-    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
-    match obj.extract::<f64>() {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-            Ok(Some(if obj.lt(0)? { f64::NEG_INFINITY } else { f64::INFINITY }))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// `timeout` in seconds (`None`: no deadline) as an optional deadline.
-fn deadline_from(timeout: Option<f64>) -> PyResult<Option<Instant>> {
-    let Some(t) = timeout else { return Ok(None) };
-    if t.is_nan() || t < 0.0 {
-        return Err(PyValueError::new_err(format!("timeout must be None or a number of seconds >= 0, got {t}")));
-    }
-    // A timeout too large to represent is as good as none.
-    Ok(Duration::try_from_secs_f64(t).ok().and_then(|d| Instant::now().checked_add(d)))
-}
-
-/// The next wait slice: at most `WAIT_CHUNK`, never past `deadline`.
-fn next_chunk(deadline: Option<Instant>) -> Option<Duration> {
-    match deadline {
-        None => Some(WAIT_CHUNK),
-        Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            (!left.is_zero()).then(|| left.min(WAIT_CHUNK))
-        }
-    }
 }
 
 impl SlickQueue {
@@ -227,54 +97,6 @@ impl SlickQueue {
 
     pub(crate) fn err(&self, e: slick_queue::Error) -> PyErr {
         to_pyerr(e, self.name.as_deref())
-    }
-
-    /// The writable `memoryview` of the whole data array (created once).
-    ///
-    /// Built on a ctypes array over the queue memory that holds a
-    /// [`QueueMemory`]: every view derived from it (slices, casts) keeps
-    /// that array, hence the memory, alive. (The stable ABI of CPython 3.8
-    /// offers no way for an extension type to export a buffer itself.)
-    fn data_view<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let queue = {
-            let open = lock(&self.open);
-            if let Some(v) = &open.data_view {
-                return Ok(v.clone_ref(py).into_bound(py));
-            }
-            match &open.queue {
-                Some(q) => Arc::clone(q),
-                None => return Err(PyValueError::new_err("operation on a closed SlickQueue")),
-            }
-        };
-        let data = queue.element_ptr(0);
-        let len = queue.capacity() as usize * queue.element_size() as usize;
-        if data.is_null() {
-            return Err(PyRuntimeError::new_err("the queue has no data array"));
-        }
-        // Why the views cannot dangle (the Python side of `element_ptr`):
-        // `data` starts the queue's data array, which is `len` bytes long
-        // (capacity * element size) and never moves: a heap block allocated
-        // once, or a mapping made once, freed only with the last
-        // `Arc<ByteQueue>`. The ctypes array over it gets a `QueueMemory`
-        // holding such an `Arc` before any view of it exists, and every
-        // memoryview derived from it (this one, its slices and casts)
-        // references the array. Python writes through a view are plain
-        // stores; they race only with readers a producer has lapped, as with
-        // the C++ `operator[]` (see the core's `element_ptr`). The array is
-        // private: only code that reaches into `view.obj` and deletes
-        // `_slick_queue_memory` could break this, as ctypes itself can.
-        let ctypes = py.import("ctypes")?;
-        let array_type = ctypes.getattr("c_ubyte")?.mul(len)?;
-        let array = array_type.call_method1("from_address", (data as usize,))?;
-        array.setattr(KEEPALIVE_ATTR, Py::new(py, QueueMemory { _queue: queue })?)?;
-        let view = PyMemoryView::from(&array)?.call_method1("cast", ("B",))?;
-        let mut open = lock(&self.open);
-        if open.queue.is_none() {
-            return Err(PyValueError::new_err("operation on a closed SlickQueue"));
-        }
-        let stored = open.data_view.get_or_insert_with(|| view.clone().unbind()).clone_ref(py);
-        drop(open);
-        Ok(stored.into_bound(py))
     }
 
     fn read_one<'py>(
@@ -318,69 +140,26 @@ impl SlickQueue {
         exclusive_producer: bool,
     ) -> PyResult<Self> {
         let api = Api::for_class(cls)?;
-        let traits = match traits {
-            Some(t) if !t.is_none() => TraitsSnapshot::from_object(t)?,
-            _ => TraitsSnapshot::default(),
-        };
-        let size = opt_count(size, "size")?;
-        let element_size = opt_count(element_size, "element_size")?;
-        let items_per_slot = opt_count(items_per_slot, "items_per_slot")?;
-
-        if let Some(s) = size {
-            if s == 0 || !s.is_power_of_two() || s > 1 << 31 {
-                return Err(PyValueError::new_err(format!(
-                    "size must be a power of two (1, 2, 4, ... 2**31), got {s}"
-                )));
-            }
-        }
-        let element_size = match element_size {
-            None => {
-                return Err(PyValueError::new_err(match (&name, size) {
-                    (None, _) => "size and element_size are required for a local-memory queue",
-                    (Some(_), Some(_)) => "element_size is required to create a shared-memory queue",
-                    (Some(_), None) => "element_size must be provided when opening an existing shared-memory queue",
-                }))
-            }
-            Some(0) => return Err(PyValueError::new_err("element_size must be at least 1 byte, got 0")),
-            Some(es) => u32::try_from(es).map_err(|_| {
-                PyValueError::new_err(format!("element_size must be at most 4294967295 bytes, got {es}"))
-            })?,
-        };
-        // exclusive_producer: the caller's promise to be the queue's only
-        // producer (see Options::exclusive_producer); a second one of this
-        // library is refused with RuntimeError.
-        let mut options =
-            traits.options().allow_foreign_owner(allow_foreign_owner).exclusive_producer(exclusive_producer);
-        if let Some(k) = items_per_slot {
-            let k = u32::try_from(k)
-                .ok()
-                .filter(|k| *k >= 1)
-                .ok_or_else(|| PyValueError::new_err(format!("items_per_slot must be a power of two >= 1, got {k}")))?;
-            options = options.items_per_slot(k);
-        }
+        let QueueArgs { size, element_size, traits, options } = QueueArgs::parse(
+            name.is_some(),
+            size,
+            element_size,
+            traits,
+            items_per_slot,
+            allow_foreign_owner,
+            exclusive_producer,
+        )?;
 
         let queue = match (&name, size) {
             (None, None) => {
                 return Err(PyValueError::new_err("size and element_size are required for a local-memory queue"))
             }
             (None, Some(size)) => {
-                // The core allocates infallibly (an allocation failure would
-                // abort the interpreter): first ask the allocator for as much
-                // as the data and control arrays need, and raise MemoryError
-                // if it refuses.
-                let slots = size / u64::from(options.get_items_per_slot().unwrap_or(1)).max(1);
-                let bytes = (size as usize)
-                    .checked_mul(element_size as usize)
-                    .and_then(|data| data.checked_add(slots as usize * 16));
-                if bytes.is_none_or(|b| Vec::<u8>::new().try_reserve_exact(b).is_err()) {
-                    return Err(PyMemoryError::new_err(format!(
-                        "cannot allocate a local queue of {size} elements of {element_size} bytes"
-                    )));
-                }
-                ByteQueue::with_options(size as u32, element_size, &options).map_err(|e| to_pyerr(e, None))?
+                check_local_alloc(u64::from(size), element_size, options.get_items_per_slot())?;
+                ByteQueue::with_options(size, element_size, &options).map_err(|e| to_pyerr(e, None))?
             }
             (Some(n), Some(size)) => py
-                .detach(|| ByteQueue::create_or_open(n, size as u32, element_size, &options))
+                .detach(|| ByteQueue::create_or_open(n, size, element_size, &options))
                 .map_err(|e| to_pyerr(e, Some(n)))?,
             (Some(n), None) => {
                 py.detach(|| ByteQueue::open(n, element_size, &options)).map_err(|e| to_pyerr(e, Some(n)))?
@@ -398,7 +177,7 @@ impl SlickQueue {
             is_creator: queue.is_creator(),
             api,
             overwritten: AtomicU64::new(0),
-            open: Mutex::new(Open { queue: Some(Arc::new(queue)), data_view: None }),
+            open: Open::new(queue),
         })
     }
 
@@ -466,7 +245,7 @@ impl SlickQueue {
     /// ``n == 0`` raises ``ValueError``; ``n > size`` raises ``RuntimeError``.
     #[pyo3(signature = (n = None), text_signature = "($self, n=1)")]
     fn reserve(&self, n: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
-        let n = n.map_or(Ok(1), |n| int_arg(n, "n"))?;
+        let n = n.map_or(Ok(1), |n| i64_arg(n, "n"))?;
         let q = self.queue()?;
         if n < 0 {
             return Err(PyValueError::new_err(format!("n must be at least 1, got {n}")));
@@ -480,9 +259,9 @@ impl SlickQueue {
     /// them, and their bytes, from now on.
     #[pyo3(signature = (index, n = None), text_signature = "($self, index, n=1)")]
     fn publish(&self, index: &Bound<'_, PyAny>, n: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let n = n.map_or(Ok(1), |n| int_arg(n, "n"))?;
+        let n = n.map_or(Ok(1), |n| i64_arg(n, "n"))?;
         let q = self.queue()?;
-        let index = index_arg(index, "index")?;
+        let index = u64_arg(index, "index")?;
         if n < 0 {
             return Err(PyValueError::new_err(format!("n must be at least 1, got {n}")));
         }
@@ -496,23 +275,7 @@ impl SlickQueue {
     /// memory (no copy). The view stays valid after ``close()``: the memory
     /// is released only when the queue and every view of it are gone.
     fn __getitem__<'py>(&self, py: Python<'py>, index: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let mask = u64::from(self.size) - 1;
-        let pos = if let Ok(i) = index.extract::<i64>() {
-            // Negative indices count from the end, like any int & mask.
-            (i as u64) & mask
-        } else if let Ok(i) = index.extract::<u64>() {
-            i & mask
-        } else if index.is_instance_of::<pyo3::types::PyInt>() {
-            index.bitand(mask)?.extract::<u64>()?
-        } else {
-            let type_name = index.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-            return Err(PyTypeError::new_err(format!("queue indices must be integers, not {type_name}")));
-        };
-        let view = self.data_view(py)?;
-        let es = self.element_size as usize;
-        let start = pos as usize * es;
-        let slice = PySlice::new(py, start as isize, (start + es) as isize, 1);
-        view.get_item(slice)
+        self.element_view(py, index)
     }
 
     /// Refuses iteration: indices wrap around the ring, so ``q[0], q[1], ...``
@@ -662,7 +425,7 @@ impl SlickQueue {
         read_index: &Bound<'py, PyAny>,
         max_records: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let max_records = int_arg(max_records, "max_records")?;
+        let max_records = i64_arg(max_records, "max_records")?;
         let q = self.queue()?;
         let cursor = cursor_arg(read_index)?;
         if max_records < 1 {
@@ -887,7 +650,7 @@ impl SlickQueue {
     /// ``read(AtomicCursor)`` is such an index.)
     fn is_overwritten(&self, index: &Bound<'_, PyAny>) -> PyResult<bool> {
         let q = self.queue()?;
-        let index = index_arg(index, "index")?;
+        let index = u64_arg(index, "index")?;
         Ok(q.is_overwritten(index))
     }
 

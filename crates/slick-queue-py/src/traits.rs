@@ -6,6 +6,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBool;
 use slick_queue::Options;
 
+use crate::args::type_name;
+
 /// The trait attributes, in the order the peers list them.
 pub(crate) const TRAIT_NAMES: [&str; 4] =
     ["enable_read_last", "enable_reset_check", "enable_loss_detection", "enable_cpu_relax"];
@@ -58,9 +60,9 @@ impl TraitsSnapshot {
             }
             let value = traits.getattr(name)?;
             let Ok(b) = value.cast::<PyBool>() else {
-                let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
                 return Err(PyTypeError::new_err(format!(
-                    "traits attribute '{name}' must be a bool (True or False), got {type_name}"
+                    "traits attribute '{name}' must be a bool (True or False), got {}",
+                    type_name(&value)
                 )));
             };
             *slot = b.is_true();

@@ -3,15 +3,17 @@
 //! Each mismatch is a typed error that says what differs; nothing crashes.
 //!
 //! Linux only: the segments are crafted by writing /dev/shm files. What a
-//! Windows mapping must do alike is in `platform.rs` and `processes.rs`.
+//! Windows mapping must do alike is in `platform.rs` and the `processes` test binary.
 #![cfg(target_os = "linux")]
-
-mod common;
+// Miri: every test here maps shared memory (system calls Miri does not
+// emulate); the Miri stage (scripts/test.d/35-miri.sh) runs the in-process
+// tests of this crate.
+#![cfg(not(miri))]
 
 use std::time::{Duration, Instant};
 
-use common::{header, segment, ShmGuard};
 use slick_queue::{ByteQueue, Error, Options, Queue, SharedCursor};
+use testkit::{header, segment, ShmGuard};
 
 fn quick() -> Options {
     Options::new().init_timeout(Duration::from_millis(200))

@@ -7,21 +7,21 @@
 //! an init timeout of 0 or 10 ms) and reads (read, read_shared, read_last,
 //! copies, pushes). It passes when the attach fails with a typed error, or
 //! when every record read lies inside the ring and its copy equals the
-//! object's bytes at that place (see `support/attach_case.rs`).
+//! object's bytes at that place (see `crates/testkit/src/attach_case.rs`).
 //!
 //! Linux only: cases are written as /dev/shm files.
 #![cfg(target_os = "linux")]
-
-#[path = "support/attach_case.rs"]
-mod attach_case;
-mod common;
+// Miri: every test here maps shared memory (system calls Miri does not
+// emulate); the Miri stage (scripts/test.d/35-miri.sh) runs the in-process
+// tests of this crate.
+#![cfg(not(miri))]
 
 use std::path::PathBuf;
 
-use attach_case::{Case, Outcome};
-use common::ShmGuard;
 use proptest::prelude::*;
 use slick_queue::{ByteQueue, Error, Options};
+use testkit::attach_case::{Case, Outcome};
+use testkit::ShmGuard;
 
 /// The checked-in corpus `fuzz/corpus/attach/` of the repository. `None` in
 /// a packaged copy of this crate (`cargo package`), which has no repository
@@ -93,7 +93,7 @@ proptest! {
         let size = 1u32 << size_log;
         let ips = 1u32 << ips_log.min(size_log);
         let g = ShmGuard::new("propslots");
-        let mut seg = common::segment(size, es, ips, true);
+        let mut seg = testkit::segment(size, es, ips, true);
         seg[0..8].copy_from_slice(&reserved.to_le_bytes());
         seg[16..24].copy_from_slice(&last.to_le_bytes());
         let slot_count = size / ips;
@@ -146,37 +146,37 @@ fn named_malformed_objects_are_typed_errors() {
     let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
         ("shorter than the header", vec![0xFF; 63], |e| matches!(e, Error::Truncated { len: 63, needed: 64, .. })),
         ("empty object", vec![], |e| matches!(e, Error::Truncated { len: 0, .. })),
-        ("shorter than the geometry", common::segment(64, 8, 1, true)[..64 + 16 * 64].to_vec(), |e| {
+        ("shorter than the geometry", testkit::segment(64, 8, 1, true)[..64 + 16 * 64].to_vec(), |e| {
             matches!(e, Error::Truncated { .. })
         }),
-        ("capacity 0", common::header(0, 8, 0x534C_5131, 1, 3), |e| matches!(e, Error::Corrupt { .. })),
-        ("capacity not a power of two", common::header(24, 8, 0x534C_5131, 1, 3), |e| {
+        ("capacity 0", testkit::header(0, 8, 0x534C_5131, 1, 3), |e| matches!(e, Error::Corrupt { .. })),
+        ("capacity not a power of two", testkit::header(24, 8, 0x534C_5131, 1, 3), |e| {
             matches!(e, Error::Corrupt { .. })
         }),
-        ("element size 0", common::header(8, 0, 0x534C_5131, 1, 3), |e| matches!(e, Error::Corrupt { .. })),
-        ("items_per_slot above capacity", common::header(8, 8, 0x534C_5133, 16, 3), |e| {
+        ("element size 0", testkit::header(8, 0, 0x534C_5131, 1, 3), |e| matches!(e, Error::Corrupt { .. })),
+        ("items_per_slot above capacity", testkit::header(8, 8, 0x534C_5133, 16, 3), |e| {
             matches!(e, Error::Corrupt { .. })
         }),
-        ("items_per_slot not a power of two", common::header(8, 8, 0x534C_5133, 6, 3), |e| {
+        ("items_per_slot not a power of two", testkit::header(8, 8, 0x534C_5133, 6, 3), |e| {
             matches!(e, Error::Corrupt { .. })
         }),
         // 2^31 elements of 2^32-1 bytes: the length overflows 64-bit
         // arithmetic on the way; checked, never wrapped.
-        ("segment length overflows", common::header(1 << 31, u32::MAX, 0x534C_5131, 1, 3), |e| {
+        ("segment length overflows", testkit::header(1 << 31, u32::MAX, 0x534C_5131, 1, 3), |e| {
             matches!(e, Error::Corrupt { .. })
         }),
         // Representable but absurd: 2^31 * 2^31 bytes (2^62): a valid
         // geometry the 4 KiB object cannot hold; nothing that size is mapped.
         (
             "absurd size",
-            common::header(1 << 31, 1 << 31, 0x534C_5131, 1, 3),
+            testkit::header(1 << 31, 1 << 31, 0x534C_5131, 1, 3),
             |e| matches!(e, Error::Truncated { len: 4096, needed, .. } if *needed > 1 << 62),
         ),
         // Valid geometry of 2^31 x 8 bytes that the 4 KiB object cannot hold.
-        ("huge but valid geometry", common::header(1 << 31, 8, 0x534C_5131, 1, 3), |e| {
+        ("huge but valid geometry", testkit::header(1 << 31, 8, 0x534C_5131, 1, 3), |e| {
             matches!(e, Error::Truncated { .. })
         }),
-        ("legacy state with zero geometry", common::header(0, 0, 0x534C_5131, 1, 1), |e| {
+        ("legacy state with zero geometry", testkit::header(0, 0, 0x534C_5131, 1, 1), |e| {
             matches!(e, Error::InitTimeout { state: 1, .. })
         }),
     ];

@@ -7,12 +7,10 @@
 //! see `shm/windows.rs`).
 #![cfg(target_os = "linux")]
 
-mod common;
-
 use std::process::Command;
 
-use common::ShmGuard;
 use slick_queue::{ByteQueue, Error, Options, Queue};
+use testkit::ShmGuard;
 
 fn excl() -> Options {
     Options::new().exclusive_producer(true)
@@ -34,6 +32,7 @@ fn produce(q: &Queue<u64>) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "maps shared memory, which Miri does not emulate")]
 fn exclusive_producer_writes_the_same_segment_bytes() {
     let a = ShmGuard::new("excl_a");
     let b = ShmGuard::new("excl_b");
@@ -60,6 +59,7 @@ fn exclusive_producer_writes_the_same_segment_bytes() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "maps shared memory, which Miri does not emulate")]
 fn a_second_exclusive_producer_is_refused_until_the_first_closes() {
     let g = ShmGuard::new("excl_refuse");
     let first = ByteQueue::create_or_open(&g.name, 64, 8, &excl()).unwrap();
@@ -109,6 +109,7 @@ fn child_tries_to_claim() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "maps shared memory, which Miri does not emulate")]
 fn a_second_process_is_refused() {
     let g = ShmGuard::new("excl_proc");
     let run_child = || {

@@ -8,54 +8,30 @@
 //! Linux only: the peer runs here on Linux (interop on Windows and macOS is
 //! for a real machine of each; see docs/DESIGN.md, Platforms).
 #![cfg(target_os = "linux")]
-
-mod common;
+// Miri: every test here maps shared memory (system calls Miri does not
+// emulate); the Miri stage (scripts/test.d/35-miri.sh) runs the in-process
+// tests of this crate.
+#![cfg(not(miri))]
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::ShmGuard;
 use slick_queue::{ByteQueue, Error, Options, SharedCursor};
+use testkit::ShmGuard;
 
-/// Whether `SLICK_PEER_PYTHON` is set; if not, says once (past the test
-/// harness's output capture) that these tests are skipped and why.
+/// Whether `SLICK_PEER_PYTHON` is set; if not, says once why these tests
+/// are skipped.
 fn peer_enabled() -> bool {
-    if std::env::var_os("SLICK_PEER_PYTHON").is_some() {
-        return true;
-    }
-    static SAID: std::sync::Once = std::sync::Once::new();
-    SAID.call_once(|| {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "note: SLICK_PEER_PYTHON is not set: the interop tests with the PyPI peer slick-queue-py==2.3.0 \
-             are skipped (./scripts/test runs them; or set it to a python that has that package)"
-        );
-    });
-    false
-}
-
-fn peer_python() -> PathBuf {
-    let p = PathBuf::from(std::env::var_os("SLICK_PEER_PYTHON").expect("SLICK_PEER_PYTHON is set"));
-    assert!(
-        p.exists(),
-        "the PyPI peer's interpreter {} does not exist: run ./scripts/setup (or set SLICK_PEER_PYTHON \
-         to a python with slick-queue-py==2.3.0 installed)",
-        p.display()
-    );
-    p
+    testkit::peer_enabled("the interop tests")
 }
 
 fn peer(role: &str, name: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(peer_python());
-    c.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peer/peer.py")).arg(role).arg(name).args(args);
-    c
+    testkit::peer_command(role, name, args)
 }
 
 fn example(name: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(common::example(name));
+    let mut c = Command::new(testkit::example(name));
     c.args(args);
     c
 }

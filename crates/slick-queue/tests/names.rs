@@ -6,11 +6,13 @@
 //! Linux only: it checks the object in /dev/shm (name rules per platform are
 //! unit-tested in `src/shm/mod.rs`).
 #![cfg(target_os = "linux")]
+// Miri: every test here maps shared memory (system calls Miri does not
+// emulate); the Miri stage (scripts/test.d/35-miri.sh) runs the in-process
+// tests of this crate.
+#![cfg(not(miri))]
 
-mod common;
-
-use common::ShmGuard;
 use slick_queue::{ByteQueue, Error, Options, SharedCursor};
+use testkit::ShmGuard;
 
 /// A 255-byte name (NAME_MAX on Linux, what glibc's shm_open and so the C++
 /// and Python peers accept), unique to this test and removed by the guard.

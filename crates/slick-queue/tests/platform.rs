@@ -4,15 +4,17 @@
 //! owner. Runs on Linux natively and on Windows (under Wine here); written
 //! against the public API only, so it needs no /dev/shm.
 #![cfg(not(loom))]
-
-mod common;
+// Miri: every test here maps shared memory (system calls Miri does not
+// emulate); the Miri stage (scripts/test.d/35-miri.sh) runs the in-process
+// tests of this crate.
+#![cfg(not(miri))]
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::ShmGuard;
 use slick_queue::inspect::segment_info;
 use slick_queue::{ByteQueue, Error, Options, Queue, SharedCursor, REMOVE_UNLINKS};
+use testkit::ShmGuard;
 
 /// The name the system knows the object by.
 fn os_name(name: &str) -> String {

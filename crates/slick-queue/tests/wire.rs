@@ -4,13 +4,15 @@
 //!
 //! Linux only: it reads the bytes through /dev/shm.
 #![cfg(target_os = "linux")]
-
-mod common;
+// Miri: every test here maps shared memory (system calls Miri does not
+// emulate); the Miri stage (scripts/test.d/35-miri.sh) runs the in-process
+// tests of this crate.
+#![cfg(not(miri))]
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{u32_at, u64_at, ShmGuard};
 use slick_queue::{ByteQueue, Options, Queue};
+use testkit::{u32_at, u64_at, ShmGuard};
 
 #[test]
 fn a_created_segment_has_the_documented_bytes() {

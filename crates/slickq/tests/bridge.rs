@@ -24,7 +24,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{peer_python, Name, BIN};
+use common::{Name, BIN};
 use slick_queue::{ByteQueue, Options};
 
 const INNER: &str = "SLICKQ_BRIDGE_TEST_NETNS";
@@ -291,41 +291,6 @@ fn wait_quiet(q: &ByteQueue, quiet: Duration, max: Duration) {
     }
 }
 
-/// The Python consumer (the PyPI peer, same wire format): reads `count`
-/// records of queue `name` from index 0, checks every one like [`check`],
-/// and prints a summary line.
-const PY_CONSUMER: &str = r#"
-import struct, sys, time
-import slick_queue_py as sq
-name, es, count, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-q = sq.SlickQueue(name=name, element_size=es)
-cur, got, bad, reordered, multi, nxt = 0, 0, 0, 0, 0, 0
-last = time.time()
-while got < count:
-    data, size, new = q.read(cur)
-    if data is None:
-        if time.time() - last > timeout:
-            break
-        time.sleep(0.0002)
-        continue
-    cur = new
-    last = time.time()
-    got += 1
-    b = bytes(data[: size * es])
-    seq = struct.unpack_from("<Q", b, 0)[0]
-    n = struct.unpack_from("<I", b, 8)[0]
-    ok = n == size and len(b) == size * es and all(b[k] == (seq * 7 + k) & 0xFF for k in range(12, len(b)))
-    if not ok:
-        bad += 1
-    if seq != nxt:
-        reordered += 1
-    nxt = seq + 1
-    if size > 1:
-        multi += 1
-print(f"received={got} bad={bad} out_of_order={reordered} multi={multi} lost={q.loss_count()} end={cur}")
-q.close()
-"#;
-
 /// Rust producer -> queue A -> bridge send -> Zenoh -> bridge recv -> queue B
 /// -> Python consumer: every record of a paced producer arrives in order
 /// with the right bytes, records of 1 to 3 elements, ring B (2048
@@ -350,14 +315,15 @@ fn bridge_end_to_end_rust_to_python_in_order_with_multi_element_records_and_wrap
     send.wait_for(60, "matched: true", |v| v["matched"] == true);
 
     let count = 3000u64;
-    let py = Command::new(peer_python())
-        .arg("-c")
-        .arg(PY_CONSUMER)
-        .args([b.as_str(), "16", &count.to_string(), "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run the python consumer");
+    let py = testkit::peer_command(
+        "consume_bridged",
+        b.as_str(),
+        &["--es", "16", "--count", &count.to_string(), "--timeout", "20"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("cannot run the python consumer");
     thread::sleep(Duration::from_millis(500)); // the consumer attaches and starts reading
     let mut elements = 0u64;
     for seq in 0..count {

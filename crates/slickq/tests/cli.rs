@@ -15,6 +15,7 @@ use common::*;
 use serde_json::Value;
 use slick_queue::layout::{Geometry, INIT_INITIALIZING};
 use slick_queue::{ByteQueue, Options, Queue, SharedCursor};
+use testkit::hex;
 
 fn json(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
@@ -46,7 +47,7 @@ fn half_initialised(name: &Name) {
 
 /// A file that holds a valid ready header for 1024 x 64-byte elements but only 4096 bytes.
 fn truncated(name: &Name) {
-    let src = Name::new(&format!("{}_src", name.0.rsplit('_').next().unwrap()));
+    let src = Name::new("truncsrc");
     ByteQueue::create_or_open(src.as_str(), 1024, 64, &Options::new()).unwrap();
     let mut bytes = std::fs::read(src.path()).unwrap();
     bytes.truncate(4096);
@@ -66,8 +67,8 @@ fn ls_lists_library_and_peer_queues_with_their_geometry() {
     let q = ByteQueue::create_or_open(rs.as_str(), 64, 16, &Options::new().items_per_slot(4).read_last(false)).unwrap();
     q.push(b"a").unwrap();
     q.push(&[7u8; 40]).unwrap(); // 3 elements, rounded up to 4 by items_per_slot
-    peer(&["create", py.as_str(), "32", "24"]);
-    peer(&["publish", py.as_str(), "24", "01", "0203", "04"]);
+    peer("create", py.as_str(), &["--size", "32", "--es", "24"]);
+    peer("publish", py.as_str(), &["--es", "24", "--record", "01", "--record", "0203", "--record", "04"]);
     std::fs::write(foreign.path(), vec![0xAB; 256]).unwrap();
 
     let table = ok(&slickq(&["ls"]));
@@ -103,7 +104,7 @@ fn ls_lists_library_and_peer_queues_with_their_geometry() {
     let all = ok(&slickq(&["ls", "--all"]));
     let row = ls_row(&all, foreign.as_str()).expect("--all lists the foreign object");
     assert_eq!(row[1], "foreign");
-    assert!(all.lines().any(|l| l.starts_with(&format!("{}: no layout marker", foreign.0))), "{all}");
+    assert!(all.lines().any(|l| l.starts_with(&format!("{}: no layout marker", foreign.name))), "{all}");
 
     let list = json(&ok(&slickq(&["ls", "--json"])));
     let e = entry(&list, rs.as_str());
@@ -150,7 +151,7 @@ fn ls_flags_half_initialised_truncated_and_stale_queues() {
     assert_eq!(ls_row(&table, new_half.as_str()).unwrap()[1], "initializing");
     assert_eq!(ls_row(&table, old_trunc.as_str()).unwrap()[1], "truncated,stale");
     assert_eq!(ls_row(&table, healthy_old.as_str()).unwrap()[1], "ok");
-    let note = table.lines().find(|l| l.starts_with(&format!("{}: ", old_trunc.0))).unwrap();
+    let note = table.lines().find(|l| l.starts_with(&format!("{}: ", old_trunc.name))).unwrap();
     assert!(note.contains("4096 bytes long but its geometry needs") && note.contains("stale"), "{note}");
 
     let list = json(&ok(&slickq(&["ls", "--json", "--grace", "0s"])));
@@ -168,21 +169,21 @@ fn inspect_decodes_a_peer_queue_with_a_wrap_marker_without_touching_it() {
         return;
     }
     let py = Name::new("insp_py");
-    peer(&["create", py.as_str(), "8", "16"]);
+    peer("create", py.as_str(), &["--size", "8", "--es", "16"]);
     // six 1-element records (indices 0..5), then a 4-element record: it does
     // not fit in positions 6..7, so it wraps to index 8 and leaves a wrap
     // marker in slot 6.
     let six: Vec<String> = (0..6u8).map(|i| hex(&[i + 1])).collect();
-    let mut args = vec!["publish", py.as_str(), "16"];
-    args.extend(six.iter().map(String::as_str));
-    peer(&args);
-    peer(&["publish", py.as_str(), "16", &hex(&[9u8; 64])]);
+    let mut args = vec!["--es", "16"];
+    args.extend(six.iter().flat_map(|r| ["--record", r.as_str()]));
+    peer("publish", py.as_str(), &args);
+    peer("publish", py.as_str(), &["--es", "16", "--record", &hex(&[9u8; 64])]);
     let before = std::fs::read(py.path()).unwrap();
 
     let text = ok(&slickq(&["inspect", py.as_str(), "--slots", "3"]));
     let lines: Vec<&str> = text.lines().collect();
     let expect_prefix = [
-        format!("name            /{}  (/dev/shm/{})", py.0, py.0),
+        format!("name            /{}  (/dev/shm/{})", py.name, py.name),
         "status          ok".to_owned(),
         format!("object          {} bytes, mode {}", before.len(), mode_of(&py)),
         "magic           0x534C5131 \"SLQ1\" (features: read_last)".to_owned(),
@@ -213,7 +214,7 @@ fn inspect_decodes_a_peer_queue_with_a_wrap_marker_without_touching_it() {
         assert!(got.starts_with(want.as_str()), "line {got:?} does not start with {want:?}");
     }
 
-    let j = json(&ok(&slickq(&["inspect", &format!("/{}", py.0), "--json", "--slots", "2"])));
+    let j = json(&ok(&slickq(&["inspect", &format!("/{}", py.name), "--json", "--slots", "2"])));
     assert_eq!(j["name"], py.as_str());
     assert_eq!(j["status"], "ok");
     assert_eq!(j["header"]["write_index"], 12);
@@ -242,7 +243,7 @@ fn reading_a_stale_half_initialised_queue_fails_with_a_remedy() {
     for cmd in ["tail", "consume", "stat", "produce"] {
         let o = slickq(&[cmd, half.as_str()]);
         fails_with(&o, 1, "its creator probably died");
-        assert!(stderr(&o).contains(&format!("`slickq rm {}`", half.0)), "{}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("`slickq rm {}`", half.name)), "{}", stderr(&o));
     }
     // A young one is waited for (the attach's 2 s init timeout), then reported.
     let young = Name::new("read_young");
@@ -426,17 +427,17 @@ fn tail_follow_sees_records_published_by_another_process() {
         return;
     }
     let n = Name::new("tail_follow");
-    peer(&["create", n.as_str(), "64", "32"]);
-    peer(&["publish", n.as_str(), "32", &hex(b"before")]);
+    peer("create", n.as_str(), &["--size", "64", "--es", "32"]);
+    peer("publish", n.as_str(), &["--es", "32", "--record", &hex(b"before")]);
     let tail =
         Running::start(&["tail", n.as_str(), "--follow", "--format", "utf8", "--count", "3", "--max-bytes", "64"]);
     // It starts with the last published record...
     assert_eq!(tail.line(), "index=0 elements=1 bytes=32 utf8=\"before\"");
-    assert!(tail.err_line().starts_with(&format!("slickq: following /{} from index 0", n.0)));
+    assert!(tail.err_line().starts_with(&format!("slickq: following /{} from index 0", n.name)));
     // ...and then shows what another process publishes while it runs.
-    peer(&["publish", n.as_str(), "32", &hex(b"first")]);
+    peer("publish", n.as_str(), &["--es", "32", "--record", &hex(b"first")]);
     assert_eq!(tail.line(), "index=1 elements=1 bytes=32 utf8=\"first\"");
-    peer(&["publish", n.as_str(), "32", &hex(&[b'x'; 40])]);
+    peer("publish", n.as_str(), &["--es", "32", "--record", &hex(&[b'x'; 40])]);
     assert_eq!(tail.line(), format!("index=2 elements=2 bytes=64 utf8=\"{}\"", "x".repeat(40)));
     let (status, rest) = tail.finish();
     assert!(status.success(), "{status}");
@@ -460,7 +461,7 @@ fn stat_counts_records_published_while_it_runs_and_a_cursor_lag() {
     }
     let n = Name::new("stat_q");
     let c = Name::new("stat_cur");
-    peer(&["create", n.as_str(), "1024", "16"]);
+    peer("create", n.as_str(), &["--size", "1024", "--es", "16"]);
     let cursor = SharedCursor::create_or_open(c.as_str(), &Options::new()).unwrap();
     cursor.store(2, std::sync::atomic::Ordering::Release);
 
@@ -470,9 +471,9 @@ fn stat_counts_records_published_while_it_runs_and_a_cursor_lag() {
     assert_eq!(first["lag"], 0, "a cursor ahead of the write index has no lag");
     // stat is sampling: publish 5 one-element records and one of 3 elements.
     let recs = [hex(b"a"), hex(b"b"), hex(b"c"), hex(b"d"), hex(b"e"), hex(&[1u8; 40])];
-    let mut args = vec!["publish", n.as_str(), "16"];
-    args.extend(recs.iter().map(String::as_str));
-    peer(&args);
+    let mut args = vec!["--es", "16"];
+    args.extend(recs.iter().flat_map(|r| ["--record", r.as_str()]));
+    peer("publish", n.as_str(), &args);
     let (mut records, mut bytes) = (0.0, 0.0);
     let last = loop {
         let s = json(&stat.line());
@@ -527,8 +528,8 @@ fn produce_lines_into_new_and_peer_queues_read_back_by_the_peer() {
     let o = slickq_stdin(&["produce", n.as_str(), "--create", "64", "--element-size", "8"], input.as_bytes());
     ok(&o);
     let total: usize = input.split('\n').map(str::len).sum();
-    assert!(stderr(&o).contains(&format!("published 4 records ({total} B) to /{}", n.0)), "{}", stderr(&o));
-    let read = peer(&["read", n.as_str(), "8"]);
+    assert!(stderr(&o).contains(&format!("published 4 records ({total} B) to /{}", n.name)), "{}", stderr(&o));
+    let read = peer("dump", n.as_str(), &["--es", "8"]);
     let mut want = Vec::new();
     let mut index = 0;
     for line in input.split('\n') {
@@ -543,7 +544,7 @@ fn produce_lines_into_new_and_peer_queues_read_back_by_the_peer() {
 
     // Into a queue the peer created, and back out with consume.
     let p = Name::new("prod_peer");
-    peer(&["create", p.as_str(), "16", "32"]);
+    peer("create", p.as_str(), &["--size", "16", "--es", "32"]);
     ok(&slickq_stdin(&["produce", p.as_str()], b"one\r\ntwo\n"));
     let out = ok(&slickq(&["consume", p.as_str(), "--from-start", "--idle-timeout", "200ms"]));
     assert_eq!(out, "one\ntwo\n");
@@ -595,14 +596,14 @@ fn consume_sees_records_published_by_another_process_while_it_runs() {
         return;
     }
     let n = Name::new("cons_live");
-    peer(&["create", n.as_str(), "64", "16"]);
-    peer(&["publish", n.as_str(), "16", &hex(b"old")]);
+    peer("create", n.as_str(), &["--size", "64", "--es", "16"]);
+    peer("publish", n.as_str(), &["--es", "16", "--record", &hex(b"old")]);
     // By default consume starts with the next record to be published.
     let c = Running::start(&["consume", n.as_str(), "--count", "2", "--verbose"]);
-    assert_eq!(c.err_line(), format!("slickq: consuming /{} from index 1", n.0));
-    peer(&["publish", n.as_str(), "16", &hex(b"new one")]);
+    assert_eq!(c.err_line(), format!("slickq: consuming /{} from index 1", n.name));
+    peer("publish", n.as_str(), &["--es", "16", "--record", &hex(b"new one")]);
     assert_eq!(c.line(), "new one");
-    peer(&["publish", n.as_str(), "16", &hex(b"a record of more than sixteen bytes")]);
+    peer("publish", n.as_str(), &["--es", "16", "--record", &hex(b"a record of more than sixteen bytes")]);
     assert_eq!(c.line(), "a record of more than sixteen bytes");
     let (status, rest) = c.finish();
     assert!(status.success());
@@ -616,11 +617,11 @@ fn consumers_sharing_a_cursor_split_the_records() {
     }
     let n = Name::new("cons_shared");
     let cur = Name::new("cons_cursor");
-    peer(&["create", n.as_str(), "256", "8"]);
+    peer("create", n.as_str(), &["--size", "256", "--es", "8"]);
     let recs: Vec<String> = (0..40).map(|i| hex(format!("r{i}").as_bytes())).collect();
-    let mut args = vec!["publish", n.as_str(), "8"];
-    args.extend(recs.iter().map(String::as_str));
-    peer(&args);
+    let mut args = vec!["--es", "8"];
+    args.extend(recs.iter().flat_map(|r| ["--record", r.as_str()]));
+    peer("publish", n.as_str(), &args);
     let a = Running::start(&["consume", n.as_str(), "--shared-cursor", cur.as_str(), "--idle-timeout", "500ms"]);
     let b = Running::start(&["consume", n.as_str(), "--shared-cursor", cur.as_str(), "--idle-timeout", "500ms"]);
     let (sa, ra) = a.finish();
@@ -647,24 +648,24 @@ fn rm_removes_named_queues_and_refuses_foreign_objects_without_force() {
     let py = Name::new("rm_py");
     let foreign = Name::new("rm_foreign");
     Queue::<u64>::create_or_open(rs.as_str(), 8, &Options::new()).unwrap();
-    peer(&["create", py.as_str(), "8", "8"]);
+    peer("create", py.as_str(), &["--size", "8", "--es", "8"]);
     std::fs::write(foreign.path(), b"not a queue at all, but long enough to have a header: ................").unwrap();
 
     let dry = ok(&slickq(&["rm", "--dry-run", rs.as_str()]));
-    assert!(dry.starts_with(&format!("would remove /{} (ok, last modified", rs.0)), "{dry}");
+    assert!(dry.starts_with(&format!("would remove /{} (ok, last modified", rs.name)), "{dry}");
     assert!(rs.exists());
 
-    let o = slickq(&["rm", rs.as_str(), &format!("/{}", py.0), foreign.as_str()]);
+    let o = slickq(&["rm", rs.as_str(), &format!("/{}", py.name), foreign.as_str()]);
     fails_with(&o, 1, "add --force to remove it anyway");
-    assert!(stderr(&o).contains(&format!("1 of 3 name(s) not removed: {}", foreign.0)));
+    assert!(stderr(&o).contains(&format!("1 of 3 name(s) not removed: {}", foreign.name)));
     let lines: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 2);
-    assert!(lines[0].starts_with(&format!("removed /{} (ok,", rs.0)));
-    assert!(lines[1].starts_with(&format!("removed /{} (ok,", py.0)));
+    assert!(lines[0].starts_with(&format!("removed /{} (ok,", rs.name)));
+    assert!(lines[1].starts_with(&format!("removed /{} (ok,", py.name)));
     assert!(!rs.exists() && !py.exists() && foreign.exists());
 
     let o = ok(&slickq(&["rm", "--force", foreign.as_str()]));
-    assert!(o.starts_with(&format!("removed /{} (foreign", foreign.0)));
+    assert!(o.starts_with(&format!("removed /{} (foreign", foreign.name)));
     assert!(!foreign.exists());
     fails_with(&slickq(&["rm"]), 2, "required");
     fails_with(&slickq(&["rm", "--stale", rs.as_str()]), 2, "cannot be used with");
@@ -673,7 +674,7 @@ fn rm_removes_named_queues_and_refuses_foreign_objects_without_force() {
 #[test]
 fn doorbells_show_sleeping_readers_and_go_with_their_queue() {
     let n = Name::new("bell");
-    let bell = Name(slick_queue::doorbell_name(n.as_str()));
+    let bell = Name::adopt(slick_queue::doorbell_name(n.as_str()));
     let slow = Options::new().poll_interval(std::time::Duration::from_secs(30));
     let q = std::sync::Arc::new(Queue::<u64>::create_or_open(n.as_str(), 8, &slow).unwrap());
     assert!(bell.exists(), "the library did not create the doorbell object");
@@ -696,7 +697,7 @@ fn doorbells_show_sleeping_readers_and_go_with_their_queue() {
     assert_eq!(j["sleeping_readers"], 1, "{j}");
     // ls lists queues only; --all shows the doorbell as what it is
     let ls = json(&ok(&slickq(&["ls", "--json"])));
-    assert!(ls.as_array().unwrap().iter().all(|e| e["name"] != bell.0.as_str()), "ls lists a doorbell as a queue");
+    assert!(ls.as_array().unwrap().iter().all(|e| e["name"] != bell.name.as_str()), "ls lists a doorbell as a queue");
     assert_eq!(entry(&ls, n.as_str())["sleeping_readers"], 1);
     let all = json(&ok(&slickq(&["ls", "--all", "--json"])));
     let e = entry(&all, bell.as_str());
@@ -711,7 +712,7 @@ fn doorbells_show_sleeping_readers_and_go_with_their_queue() {
 
     // rm takes the doorbell with the queue
     let out = ok(&slickq(&["rm", n.as_str()]));
-    assert!(out.starts_with(&format!("removed /{} (ok", n.0)), "{out}");
+    assert!(out.starts_with(&format!("removed /{} (ok", n.name)), "{out}");
     assert!(!n.exists() && !bell.exists(), "rm left the doorbell behind");
     drop(q);
 
@@ -720,7 +721,7 @@ fn doorbells_show_sleeping_readers_and_go_with_their_queue() {
     std::fs::remove_file(n.path()).unwrap();
     age(&bell, 3600);
     let out = ok(&slickq(&["rm", "--stale", "--prefix", n.as_str()]));
-    assert!(out.starts_with(&format!("removed /{} (doorbell", bell.0)), "{out}");
+    assert!(out.starts_with(&format!("removed /{} (doorbell", bell.name)), "{out}");
     assert!(!bell.exists());
 }
 
@@ -743,7 +744,7 @@ fn rm_stale_removes_only_old_half_initialised_and_truncated_queues() {
     age(&old_trunc, 3600);
     Queue::<u64>::create_or_open(healthy_old.as_str(), 8, &Options::new()).unwrap();
     age(&healthy_old, 3600);
-    peer(&["create", peer_old.as_str(), "8", "8"]);
+    peer("create", peer_old.as_str(), &["--size", "8", "--es", "8"]);
     age(&peer_old, 3600);
     // Looks like a claimed-but-unwritten header, but carries no marker.
     let mut zeros = vec![0u8; 256];
@@ -752,27 +753,27 @@ fn rm_stale_removes_only_old_half_initialised_and_truncated_queues() {
     age(&foreign_old, 3600);
     std::fs::write(empty_old.path(), b"").unwrap();
     age(&empty_old, 3600);
-    let prefix = format!("slickq_t{}_rms_", std::process::id());
+    let prefix = Name::prefix("rms_");
 
     // A dry run over the whole machine names ours (and removes nothing).
     let dry = ok(&slickq(&["rm", "--stale", "--dry-run"]));
     let would: Vec<&str> = dry.lines().filter(|l| l.contains(&prefix)).collect();
     // The 0-byte object is stale too: a creator that died before sizing it.
     assert_eq!(would.len(), 3, "{dry}");
-    assert!(would[0].starts_with(&format!("would remove /{} (short, last modified 36", empty_old.0)), "{dry}");
-    assert!(would[1].starts_with(&format!("would remove /{} (initializing, last modified 36", old_half.0)), "{dry}");
-    assert!(would[2].starts_with(&format!("would remove /{} (truncated, last modified 36", old_trunc.0)), "{dry}");
+    assert!(would[0].starts_with(&format!("would remove /{} (short, last modified 36", empty_old.name)), "{dry}");
+    assert!(would[1].starts_with(&format!("would remove /{} (initializing, last modified 36", old_half.name)), "{dry}");
+    assert!(would[2].starts_with(&format!("would remove /{} (truncated, last modified 36", old_trunc.name)), "{dry}");
     assert!(old_half.exists() && old_trunc.exists() && empty_old.exists());
 
     let out = ok(&slickq(&["rm", "--stale", "--prefix", &prefix]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
-    assert!(lines[0].starts_with(&format!("removed /{} (short", empty_old.0)));
-    assert!(lines[1].starts_with(&format!("removed /{} (initializing", old_half.0)));
-    assert!(lines[2].starts_with(&format!("removed /{} (truncated", old_trunc.0)));
+    assert!(lines[0].starts_with(&format!("removed /{} (short", empty_old.name)));
+    assert!(lines[1].starts_with(&format!("removed /{} (initializing", old_half.name)));
+    assert!(lines[2].starts_with(&format!("removed /{} (truncated", old_trunc.name)));
     assert!(!old_half.exists() && !old_trunc.exists() && !empty_old.exists());
     for kept in [&new_half, &healthy_old, &peer_old, &foreign_old] {
-        assert!(kept.exists(), "{} was removed", kept.0);
+        assert!(kept.exists(), "{} was removed", kept.name);
     }
     // A shorter grace catches the young one too; nothing is left after that.
     let out = ok(&slickq(&["rm", "--stale", "--grace", "0s", "--prefix", &prefix]));

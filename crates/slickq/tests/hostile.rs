@@ -240,7 +240,7 @@ fn rm_stale_keeps_objects_a_live_process_has_and_ls_shows_it() {
     }
     let pid_mapped = holders[0].id().to_string();
     let pid_held = holders[1].id().to_string();
-    let prefix = format!("slickq_t{}_live_", std::process::id());
+    let prefix = Name::prefix("live_");
 
     let listing = ok(&slickq(&["ls", "--all"]));
     let row = ls_row(&listing, mapped.as_str()).unwrap();
@@ -486,7 +486,7 @@ fn rm_dry_run_reports_permission_problems() {
 #[test]
 fn ls_escapes_names_and_rm_takes_the_escaped_name() {
     use std::os::unix::ffi::OsStrExt;
-    let prefix = format!("slickq_t{}_esc", std::process::id());
+    let prefix = Name::prefix("esc");
     let ansi = format!("{prefix}_\u{1b}[31mred");
     let raw: Vec<u8> = [prefix.as_bytes(), b"_\xff\x01zz"].concat();
     let raw_path = std::path::Path::new("/dev/shm").join(std::ffi::OsStr::from_bytes(&raw));

@@ -50,7 +50,7 @@ fn the_longest_name_works_end_to_end() {
     let name = Name::new("");
     let long = format!("{}{}", name.as_str(), "L".repeat(255 - name.as_str().len()));
     assert_eq!(long.len(), 255);
-    let _cleanup = Name(long.clone());
+    let _cleanup = Name::adopt(long.clone());
     let out = Command::new(BIN)
         .args(["produce", &long, "--create", "8", "--element-size", "8"])
         .stdin(Stdio::null())

@@ -4,7 +4,7 @@
 //! private mount namespace with a 16 MiB tmpfs), objects owned by another
 //! user, and 0-byte objects left by creators that died before sizing them.
 //!
-//! Same harness as the rest of `processes.rs`: the test binary re-executes
+//! Same harness as the rest of the `processes` test binary (`main.rs`): the test binary re-executes
 //! itself with `SQ_ROLE=<role>`; the roles of this file are in [`run_role`].
 
 use std::io::Write as _;
@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Failed, Trial};
 use slick_queue::{ByteQueue, Error, Options, SharedCursor};
 
-use super::common::ShmGuard;
 use super::{collect, ensure, finish, ES};
+use testkit::ShmGuard;
 
 pub fn trials() -> Vec<Trial> {
     vec![

@@ -5,16 +5,13 @@
 //! helper binaries. It uses a libtest-compatible harness (libtest-mimic), so
 //! `cargo test` and `cargo nextest` run it like any other test binary.
 
-mod common;
 // The dead-process and permission tests SIGKILL children at failpoints, read
 // /dev/shm, and switch uids in a child (setresuid): Linux-only. The tests in
 // this file run on Windows too (under Wine here), two or more Windows
 // processes on one named mapping.
 #[cfg(target_os = "linux")]
-#[path = "processes/hardening.rs"]
 mod hardening;
 #[cfg(target_os = "linux")]
-#[path = "processes/host.rs"]
 mod host;
 
 use std::collections::BTreeSet;
@@ -26,11 +23,18 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::ShmGuard;
 use libtest_mimic::{Arguments, Failed, Trial};
 use slick_queue::{ByteQueue, Error, Options, SharedCursor};
+use testkit::ShmGuard;
 
 fn main() {
+    if cfg!(miri) {
+        // Every test here maps shared memory and most spawn processes:
+        // system calls Miri does not emulate. The Miri stage runs this
+        // binary only for completeness (it runs whole crates).
+        println!("processes: skipped under Miri: shared memory and child processes are not emulated");
+        return;
+    }
     if let Ok(role) = std::env::var("SQ_ROLE") {
         let args: Vec<String> = std::env::args().skip(1).collect();
         #[cfg(target_os = "linux")]
@@ -71,7 +75,7 @@ fn platform_trials() -> Vec<Trial> {
 /// the reason, rather than silently missing.
 #[cfg(not(target_os = "linux"))]
 fn platform_trials() -> Vec<Trial> {
-    ["dead-process and permission tests (hardening.rs)", "hostile-host tests (host.rs)"]
+    ["dead-process and permission tests (hardening/)", "hostile-host tests (host.rs)"]
         .into_iter()
         .map(|what| {
             Trial::test(format!("{what}: Linux only (SIGKILL at failpoints, /dev/shm, uid switching)"), || Ok(()))
@@ -423,7 +427,7 @@ fn work_stealing_across_processes() -> Result<(), Failed> {
 fn examples_producer_to_consumer() -> Result<(), Failed> {
     let g = ShmGuard::new("examples");
     let consume = collect(
-        Command::new(common::example("consume")),
+        Command::new(testkit::example("consume")),
         "none",
         &[&g.name, "50000", "64", "--size", "65536", "--quiet"],
     );
@@ -432,7 +436,7 @@ fn examples_producer_to_consumer() -> Result<(), Failed> {
     while slick_queue::inspect::segment_info(&g.name).is_err() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let out = Command::new(common::example("produce")).args([&g.name, "50000", "64"]).output()?;
+    let out = Command::new(testkit::example("produce")).args([&g.name, "50000", "64"]).output()?;
     ensure(out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())?;
     let (code, lines) = finish(consume, Duration::from_secs(60))?;
     ensure(code == 0, format!("{lines:?}"))?;

@@ -2,8 +2,8 @@
 //! bytes, attach to it (create-or-open or open-only) and read from it.
 //!
 //! Shared, byte for byte, by three users:
-//! * `fuzz/fuzz_targets/attach.rs` (cargo-fuzz / libFuzzer), through `#[path]`;
-//! * `tests/attach_fuzz.rs`: a proptest over random inputs and the replay of
+//! * `fuzz/fuzz_targets/attach.rs` (cargo-fuzz / libFuzzer), through this crate;
+//! * the core's `tests/attach_fuzz.rs`: a proptest over random inputs and the replay of
 //!   the checked-in corpus `fuzz/corpus/attach/`;
 //! * nothing else: it uses only the public API and `std`.
 //!
@@ -16,7 +16,9 @@
 //! element_size`, read back from the file, which must hold them. Any
 //! violation panics (that is what the fuzzer looks for).
 
-#![allow(dead_code)]
+// Test support: the fields and variants of the decoded case are named after
+// the attach parameters and operations they hold (see the enums' docs).
+#![allow(missing_docs)]
 
 use std::io::Write;
 use std::os::unix::fs::FileExt;

@@ -1,10 +1,20 @@
-"""Roles played by the PyPI peer slick-queue-py 2.3.0 in the interop tests.
+"""Roles played by the PyPI peer slick-queue-py 2.3.0 in the Rust tests.
 
-Run with the interpreter of the virtualenv that has slick-queue-py==2.3.0
-installed (it shares the module name slick_queue_py with our own package).
-Records use the format of the Rust examples (examples/common/mod.rs):
-bytes 0..8 sequence (u64 LE), 8..12 producer id (u32 LE), every later byte k
-of the record is (seq + k) & 0xFF.
+The one driver of the peer for the test suites of the workspace (the core's
+interop tests, the CLI's tests); `testkit::peer_command` runs it. Run with
+the interpreter of the virtualenv that has slick-queue-py==2.3.0 installed
+(it shares the module name slick_queue_py with our own package).
+
+    produce, consume, steal, read_last, open: records in the format of the
+        Rust examples (examples/common/mod.rs): bytes 0..8 sequence (u64 LE),
+        8..12 producer id (u32 LE), every later byte k of the record is
+        (seq + k) & 0xFF.
+    create: creates the queue (--size, --es, optional --ips) and closes it.
+    publish: one record per --record HEX, as many elements as it needs.
+    dump: every record from index 0 as "index size hex" lines.
+    consume_bridged: --count records of the bridge tests' format (bytes 0..8
+        sequence, 8..12 the record's length in elements, later bytes k equal
+        (seq * 7 + k) & 0xFF), then a summary line.
 """
 import argparse
 import struct
@@ -160,9 +170,73 @@ def open_only(a):
     q.close()
 
 
+def create(a):
+    kw = {"items_per_slot": a.ips} if a.ips else {}
+    SlickQueue(name=a.name, size=a.size, element_size=a.es, **kw).close()
+
+
+def publish(a):
+    q = SlickQueue(name=a.name, element_size=a.es)
+    for h in a.record:
+        data = bytes.fromhex(h)
+        n = max(1, -(-len(data) // a.es))
+        i = q.reserve(n)
+        padded = data + bytes(n * a.es - len(data))
+        for k in range(n):
+            q[i + k][:] = padded[k * a.es:(k + 1) * a.es]
+        q.publish(i, n)
+    q.close()
+
+
+def dump(a):
+    q = SlickQueue(name=a.name, element_size=a.es)
+    cur = 0
+    while True:
+        data, size, new = q.read(cur)
+        if data is None:
+            break
+        print(new - size if q.items_per_slot == 1 else cur, size, data.hex())
+        cur = new
+    q.close()
+
+
+def consume_bridged(a):
+    q = SlickQueue(name=a.name, element_size=a.es)
+    es = a.es
+    cur, got, bad, reordered, multi, nxt = 0, 0, 0, 0, 0, 0
+    last = time.time()
+    while got < a.count:
+        data, size, new = q.read(cur)
+        if data is None:
+            if time.time() - last > a.timeout:
+                break
+            time.sleep(0.0002)
+            continue
+        cur = new
+        last = time.time()
+        got += 1
+        b = bytes(data[: size * es])
+        seq = struct.unpack_from("<Q", b, 0)[0]
+        n = struct.unpack_from("<I", b, 8)[0]
+        ok = n == size and len(b) == size * es and all(b[k] == (seq * 7 + k) & 0xFF for k in range(12, len(b)))
+        if not ok:
+            bad += 1
+        if seq != nxt:
+            reordered += 1
+        nxt = seq + 1
+        if size > 1:
+            multi += 1
+    print(f"received={got} bad={bad} out_of_order={reordered} multi={multi} lost={q.loss_count()} end={cur}")
+    q.close()
+
+
+ROLES = {"produce": produce, "consume": consume, "steal": steal, "read_last": read_last, "open": open_only,
+         "create": create, "publish": publish, "dump": dump, "consume_bridged": consume_bridged}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("role", choices=["produce", "consume", "steal", "read_last", "open"])
+    p.add_argument("role", choices=sorted(ROLES))
     p.add_argument("name")
     p.add_argument("--es", type=int, required=True)
     p.add_argument("--count", type=int, default=0)
@@ -175,9 +249,9 @@ def main():
     p.add_argument("--cursor")
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--no-read-last", action="store_true")
+    p.add_argument("--record", action="append", default=[], help="publish: one record's bytes in hex")
     a = p.parse_args()
-    {"produce": produce, "consume": consume, "steal": steal, "read_last": read_last,
-     "open": open_only}[a.role](a)
+    ROLES[a.role](a)
 
 
 if __name__ == "__main__":
