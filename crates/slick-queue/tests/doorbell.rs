@@ -35,19 +35,23 @@ fn main() {
         std::process::exit(run_role(&role, &args));
     }
     let args = Arguments::from_args();
+    // These need the doorbell object and POSIX removal (Linux): on Windows
+    // (run under Wine here) there is no doorbell object, waits poll, and
+    // `remove` unlinks nothing, so they are listed as ignored with that reason.
+    let linux_only = |t: Trial| t.with_ignored_flag(!cfg!(target_os = "linux"));
     let mut tests = vec![
-        Trial::test(
+        linux_only(Trial::test(
             "doorbell_object_created_and_removed_with_the_queue",
             doorbell_object_created_and_removed_with_the_queue,
-        ),
+        )),
         Trial::test("waits_without_a_doorbell_still_see_records", waits_without_a_doorbell_still_see_records),
         Trial::test("publish_rings_only_for_sleepers", publish_rings_only_for_sleepers),
-        Trial::test("wake_waiters_stops_sleepers", wake_waiters_stops_sleepers),
-        Trial::test("blocking_waits_return_records", blocking_waits_return_records),
-        Trial::test(
+        linux_only(Trial::test("wake_waiters_stops_sleepers", wake_waiters_stops_sleepers)),
+        linux_only(Trial::test("blocking_waits_return_records", blocking_waits_return_records)),
+        linux_only(Trial::test(
             "an_object_that_is_not_a_doorbell_is_never_written",
             an_object_that_is_not_a_doorbell_is_never_written,
-        ),
+        )),
     ];
     if cfg!(target_os = "linux") {
         tests.extend([
