@@ -246,14 +246,17 @@ impl Doorbell {
         self.wake_all()
     }
 
-    #[cfg(all(target_os = "linux", not(loom)))]
+    #[cfg(all(target_os = "linux", not(loom), not(miri)))]
     fn wake_all(&self) -> usize {
         use rustix::thread::futex;
         let flags = if self.private { futex::Flags::PRIVATE } else { futex::Flags::empty() };
         futex::wake(self.mem.seq(), flags, i32::MAX as u32).unwrap_or(0)
     }
 
-    #[cfg(all(not(target_os = "linux"), not(loom)))]
+    /// No futex (another platform, or Miri, whose check of the futex
+    /// system call's variadic argument types refuses rustix's atomic
+    /// pointer): sleepers poll, so there is nobody to wake.
+    #[cfg(all(any(not(target_os = "linux"), miri), not(loom)))]
     fn wake_all(&self) -> usize {
         0
     }
@@ -291,7 +294,7 @@ impl Ticket<'_> {
     /// Sleeps until the doorbell rings (after the snapshot) or `timeout`
     /// passes (`None`: no timeout, loom models only). Returns whether it
     /// rang. May return early (a signal).
-    #[cfg(all(target_os = "linux", not(loom)))]
+    #[cfg(all(target_os = "linux", not(loom), not(miri)))]
     pub fn sleep(&self, timeout: Option<Duration>) -> bool {
         use rustix::thread::futex;
         let seq = self.bell.mem.seq();
@@ -311,8 +314,9 @@ impl Ticket<'_> {
         seq.load(Ordering::Acquire) != self.seq
     }
 
-    /// No futex on this platform: sleep the slice (the bounded poll).
-    #[cfg(all(not(target_os = "linux"), not(loom)))]
+    /// No futex on this platform (or under Miri, see `wake_all`): sleep the
+    /// slice (the bounded poll).
+    #[cfg(all(any(not(target_os = "linux"), miri), not(loom)))]
     pub fn sleep(&self, timeout: Option<Duration>) -> bool {
         std::thread::sleep(timeout.unwrap_or(crate::wait::POLL_INTERVAL));
         self.bell.mem.seq().load(Ordering::Acquire) != self.seq
