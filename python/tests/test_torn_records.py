@@ -99,17 +99,20 @@ def drain(q, cursor, es):
 
 def assert_accounting(q, returned, cursor, published):
     """Every element the reader's cursor passed was either returned or
-    counted lost. The cursor ends at the last published element, or short
-    of it by less than a lap: a producer that lost the race for a whole lap
-    may publish its (older) records last, over newer ones, and a reader then
-    takes the slot for "nothing new yet" (the wire format cannot tell; see
-    "Failure modes" in docs/DESIGN.md)."""
+    counted lost. The cursor ends at the last published element or short of
+    it: a producer that lost the race for a whole lap may publish its (older)
+    records last, over newer ones, and a reader then takes the slot at its
+    position for "nothing new yet" until that position is published again,
+    which never happens once the producers stop (the wire format cannot tell;
+    see "Failure modes" in docs/DESIGN.md). With write_batch that stale tail
+    can be longer than a lap (seen: 912 elements behind on a 64-element ring
+    under CI), so no lower bound is asserted."""
     print(f"returned {returned}, lost {q.loss_count()} (overwritten while copied: {q.overwritten_count()}), "
           f"cursor {cursor}, published {published}")
     assert q.loss_count() > 0, "the producers never lapped the reader: the test did not test anything"
     assert q.overwritten_count() <= q.loss_count()
     assert returned + q.loss_count() == cursor
-    assert published - RING < cursor <= published
+    assert cursor <= published
 
 
 #: Two producers of one-element records: no wrap padding, so the cursor
