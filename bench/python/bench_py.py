@@ -35,7 +35,10 @@ Tests (32-byte elements):
               (process time / wall time) while idle and while records trickle in.
               Implementations: our binding (read_wait), mpqueue, faster-fifo and
               `eventfd` (the kernel baseline: a timestamp in shared memory plus an
-              eventfd written by the producer and read by the waiter)
+              eventfd written by the producer and read by the waiter); also
+              `slick-poll50` (our read_wait with poll_interval=0.05, for queues
+              whose producers all ring) and `timer-1ms` (a loop of 1 ms sleeps
+              checking a counter: what any 1 ms bounded poll costs at least)
 """
 from __future__ import annotations
 
@@ -74,9 +77,12 @@ WARMUP = {"pingpong": (2_000, 50)}
 #: run lasts long enough to measure (a fraction of a second at 8M/s).
 BATCH_COUNTS = {"step": (2_000_000, 4_096), "xput": (5_000_000, 16_384)}
 
-IMPLS = ["slick-readme", "slick-fast", "slick-batch", "mpqueue", "faster-fifo", "iceoryx2", "eventfd"]
+IMPLS = ["slick-readme", "slick-fast", "slick-batch", "slick-poll50", "mpqueue", "faster-fifo", "iceoryx2", "eventfd", "timer-1ms"]
 #: The tests an implementation runs, where not all of them.
-ONLY_TESTS = {"slick-batch": ("step", "xput")}
+ONLY_TESTS = {"slick-batch": ("step", "xput"), "slick-poll50": ("wake",), "timer-1ms": ("wake",)}
+#: slick-poll50: our reader with poll_interval=0.05 (for queues whose
+#: producers all ring the doorbell; see docs/PYTHON.md).
+POLL50 = 0.05
 TESTS = ["step", "xput", "pingpong", "wake"]
 
 WAKE_PERIOD = 0.010  # seconds between records in the wake test
@@ -174,6 +180,11 @@ def slick_info() -> dict:
         return {"available": False, "reason": f"no slick_queue_py: {e}"}
     q = m.SlickQueue(size=16, element_size=ELEMENT_SIZE)
     fast = hasattr(q, ONE_CALL_WRITE) and hasattr(q, BATCH_READ)
+    try:
+        m.SlickQueue(size=16, element_size=ELEMENT_SIZE, poll_interval=POLL50)
+        poll = True
+    except TypeError:
+        poll = False
     f = getattr(m, "__file__", "") or ""
     return {
         "available": True,
@@ -184,6 +195,7 @@ def slick_info() -> dict:
         "file": f,
         "fast": fast,
         "batch": hasattr(q, BATCH_WRITE) and hasattr(q, BATCH_INTO),
+        "poll_interval": poll,
     }
 
 
@@ -202,14 +214,14 @@ class SlickReadme:
 
     kind = "slick"
 
-    def __init__(self, name=None, size=SIZE, create=True):
+    def __init__(self, name=None, size=SIZE, create=True, **kw):
         m = slick_module()
         self.m = m
         self.name = name
         if name is None:
             self.q = m.SlickQueue(size=size, element_size=ELEMENT_SIZE)
         elif create:
-            self.q = m.SlickQueue(name=name, size=size, element_size=ELEMENT_SIZE)
+            self.q = m.SlickQueue(name=name, size=size, element_size=ELEMENT_SIZE, **kw)
         else:
             self.q = m.SlickQueue(name=name, element_size=ELEMENT_SIZE)
         self.cursor = 0
@@ -420,6 +432,12 @@ def info() -> dict:
         out["slick-batch"] = {"available": False, "reason": f"this slick_queue_py has no {BATCH_WRITE}()/{BATCH_INTO}()"}
     else:
         out["slick-batch"] = si
+    if si["available"] and si.get("poll_interval"):
+        out["slick-poll50"] = dict(si)
+    elif si["available"]:
+        out["slick-poll50"] = {"available": False, "reason": "this slick_queue_py has no poll_interval keyword"}
+    else:
+        out["slick-poll50"] = si
     out["mpqueue"] = {"available": True}
     for mod, impl in (("faster_fifo", "faster-fifo"), ("iceoryx2", "iceoryx2")):
         try:
@@ -430,6 +448,7 @@ def info() -> dict:
     out["eventfd"] = (
         {"available": True} if hasattr(os, "eventfd") else {"available": False, "reason": "os.eventfd needs Python 3.10+ on Linux"}
     )
+    out["timer-1ms"] = {"available": True}
     return out
 
 
@@ -770,16 +789,21 @@ def wake_producer(impl, qname, ctl, count, shared):
     if impl.startswith("slick"):
         q = SlickReadme(qname, PING_SIZE, create=False)
         put = q.put
-    elif impl == "eventfd":
+    elif impl in ("eventfd", "timer-1ms"):
         efd, mm = shared
 
         slot = [0]
 
         def put(data):
-            off = (slot[0] % (len(mm) // ELEMENT_SIZE)) * ELEMENT_SIZE
+            slots = len(mm) // ELEMENT_SIZE - (1 if efd is None else 0)
+            off = (slot[0] % slots) * ELEMENT_SIZE
             mm[off : off + ELEMENT_SIZE] = data
             slot[0] += 1
-            os.eventfd_write(efd, 1)
+            if efd is None:
+                # timer-1ms: the waiter polls a counter at the end of the map.
+                mm[len(mm) - 8 :] = slot[0].to_bytes(8, "little")
+            else:
+                os.eventfd_write(efd, 1)
     else:
         put = shared.put
     ctl.set(Control.READY, 1)
@@ -808,7 +832,7 @@ def test_wake(impl: str, count: int, idle_secs: float) -> dict:
     name = None
     if impl.startswith("slick"):
         name = unique("wake")
-        q = SlickReadme(name, PING_SIZE)
+        q = SlickReadme(name, PING_SIZE, **({"poll_interval": POLL50} if impl == "slick-poll50" else {}))
         if not hasattr(q.q, "read_wait"):
             q.close(True)
             fail("this slick_queue_py has no blocking read (read_wait)")
@@ -835,6 +859,23 @@ def test_wake(impl: str, count: int, idle_secs: float) -> dict:
                 posted[0] += os.eventfd_read(efd)
             off = (posted[1] % (len(mm) // ELEMENT_SIZE)) * ELEMENT_SIZE
             posted[1] += 1
+            return bytes(mm[off : off + ELEMENT_SIZE])
+    elif impl == "timer-1ms":
+        # The cost of a bounded poll alone: sleep 1 ms, look, again (what a
+        # reader that must see non-ringing producers within 1 ms pays at
+        # least). Records go to slot s (mod 2047); the last 8 bytes count them.
+        mm = mmap.mmap(-1, 1 << 16)
+        shared = (None, mm)
+        taken = [0]
+
+        def wait(timeout):
+            end = time.monotonic() + timeout
+            while int.from_bytes(mm[len(mm) - 8 :], "little") == taken[0]:
+                if time.monotonic() >= end:
+                    return None
+                time.sleep(0.001)
+            off = (taken[0] % (len(mm) // ELEMENT_SIZE - 1)) * ELEMENT_SIZE
+            taken[0] += 1
             return bytes(mm[off : off + ELEMENT_SIZE])
     else:
         shared = make(impl, None, PING_SIZE)

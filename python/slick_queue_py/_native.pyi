@@ -109,6 +109,7 @@ class SlickQueue:
         items_per_slot: Optional[int] = None,
         allow_foreign_owner: bool = False,
         exclusive_producer: bool = False,
+        poll_interval: Optional[float] = None,
     ) -> Self: ...
     def __init__(
         self,
@@ -120,6 +121,7 @@ class SlickQueue:
         items_per_slot: Optional[int] = None,
         allow_foreign_owner: bool = False,
         exclusive_producer: bool = False,
+        poll_interval: Optional[float] = None,
     ) -> None: ...
     @property
     def name(self) -> Optional[str]: ...

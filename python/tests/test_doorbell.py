@@ -249,3 +249,31 @@ def test_close_wakes_read_async():
             await asyncio.wait_for(task, 30)
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("bad", [0, -1, 0.0, float("nan"), -(2**80)])
+def test_poll_interval_must_be_a_number_of_seconds_above_zero(bad):
+    with pytest.raises(ValueError, match="poll_interval must be None or a number of seconds > 0"):
+        SlickQueue(size=16, element_size=ES, poll_interval=bad)
+
+
+def test_poll_interval_of_another_type_is_a_type_error():
+    with pytest.raises(TypeError):
+        SlickQueue(size=16, element_size=ES, poll_interval="1ms")
+
+
+def test_a_long_poll_interval_loses_nothing(peer_python, shm_name):
+    # poll_interval only sets how often a sleeping reader looks by itself:
+    # our producer's record rings the doorbell, the original package's is
+    # found when the wait next looks (read_wait looks at least every 50 ms).
+    shm_name = shm_name()
+    q = SlickQueue(name=shm_name, size=64, element_size=ES, poll_interval=2**80)
+    cursor = 0
+    for python, payload in ((sys.executable, "ours"), (peer_python, "peer")):
+        proc = write_later(python, shm_name, payload, delay=0.1)
+        data, size, cursor = q.read_wait(cursor, timeout=60)
+        finish(proc, payload + " writer")
+        assert data is not None and data[: len(payload)] == payload.encode()
+        assert size == 1
+    assert cursor == 2
+    q.close()

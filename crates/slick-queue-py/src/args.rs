@@ -96,6 +96,7 @@ impl QueueArgs {
         items_per_slot: Option<&Bound<'_, PyAny>>,
         allow_foreign_owner: bool,
         exclusive_producer: bool,
+        poll_interval: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<QueueArgs> {
         let traits = match traits {
             Some(t) if !t.is_none() => TraitsSnapshot::from_object(t)?,
@@ -140,6 +141,9 @@ impl QueueArgs {
                 .ok_or_else(|| PyValueError::new_err(format!("items_per_slot must be a power of two >= 1, got {k}")))?;
             options = options.items_per_slot(k);
         }
+        if let Some(interval) = poll_interval_arg(poll_interval)? {
+            options = options.poll_interval(interval);
+        }
         Ok(QueueArgs { size, element_size, traits, options })
     }
 }
@@ -177,6 +181,30 @@ pub(crate) fn timeout_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64
         }
         Err(e) => Err(e),
     }
+}
+
+/// The `poll_interval` keyword in seconds (`None`: the default, 1 ms): a
+/// finite number > 0; anything longer than an hour is an hour (a waiting
+/// reader re-checks at least every 50 ms for signals anyway).
+pub(crate) fn poll_interval_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
+    let bad = |shown: String| {
+        PyValueError::new_err(format!("poll_interval must be None or a number of seconds > 0, got {shown}"))
+    };
+    let t = match obj.extract::<f64>() {
+        Ok(t) => t,
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+            if obj.lt(0)? {
+                return Err(bad(obj.repr()?.to_string()));
+            }
+            f64::INFINITY
+        }
+        Err(e) => return Err(e),
+    };
+    if t.is_nan() || t <= 0.0 {
+        return Err(bad(format!("{t}")));
+    }
+    Ok(Some(Duration::from_secs_f64(t.min(3600.0))))
 }
 
 /// `timeout` in seconds (`None`: no deadline) as an optional deadline.

@@ -43,6 +43,12 @@ use crate::traits::TraitsSnapshot;
 /// reservation a multiple of that many elements and shrinks the control
 /// array accordingly. A segment that is foreign, corrupt, made by a newer
 /// peer or built with other traits raises ``RuntimeError``.
+/// ``exclusive_producer=True`` promises that this object is the queue's only
+/// producer (reservation without a locked instruction). ``poll_interval``
+/// (seconds, default 0.001) is how often a sleeping ``read_wait`` looks at
+/// the queue: the bound on how late it sees records of producers that do
+/// not ring the doorbell (C++ and the original ``slick-queue-py``), and the
+/// wake-up rate, so the CPU, of an idle waiter.
 ///
 /// Producers ``reserve(n)`` elements, write them through ``q[index]`` (a
 /// writable ``memoryview`` of one element, directly in the queue memory,
@@ -123,8 +129,8 @@ impl SlickQueue {
     #[new]
     #[classmethod]
     #[pyo3(
-        signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None, allow_foreign_owner = false, exclusive_producer = false),
-        text_signature = "(*, name=None, size=None, element_size=None, traits=None, items_per_slot=None, allow_foreign_owner=False, exclusive_producer=False)"
+        signature = (*, name = None, size = None, element_size = None, traits = None, items_per_slot = None, allow_foreign_owner = false, exclusive_producer = false, poll_interval = None),
+        text_signature = "(*, name=None, size=None, element_size=None, traits=None, items_per_slot=None, allow_foreign_owner=False, exclusive_producer=False, poll_interval=None)"
     )]
     // One parameter per Python keyword of the constructor.
     #[allow(clippy::too_many_arguments)]
@@ -138,6 +144,7 @@ impl SlickQueue {
         items_per_slot: Option<&Bound<'_, PyAny>>,
         allow_foreign_owner: bool,
         exclusive_producer: bool,
+        poll_interval: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let api = Api::for_class(cls)?;
         let QueueArgs { size, element_size, traits, options } = QueueArgs::parse(
@@ -148,6 +155,7 @@ impl SlickQueue {
             items_per_slot,
             allow_foreign_owner,
             exclusive_producer,
+            poll_interval,
         )?;
 
         let queue = match (&name, size) {
