@@ -13,8 +13,10 @@ use crate::frame::Encoder;
 /// How [`Sender::poll`] waits for the first record of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IdleWait {
-    /// The queue's own wait: spin briefly, yield, then sleep in naps of up
-    /// to 0.5 ms (little CPU when idle; up to that much added latency).
+    /// The queue's own wait (`ByteQueue::read_timeout`): spin briefly, then
+    /// sleep on the queue's doorbell, which a publish by our producers rings
+    /// (a wake-up within microseconds, next to no CPU when idle); records of
+    /// producers that do not ring are seen within the queue's poll interval.
     #[default]
     Backoff,
     /// Re-check the queue continuously, yielding the CPU between checks:

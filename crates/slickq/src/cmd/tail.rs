@@ -97,13 +97,19 @@ pub fn run(o: TailArgs) -> Result<()> {
         // What producers overwrote before tail started.
         emit(&mut w, &o, &Event::Loss { lost_elements: cursor, before_index: cursor })?;
     }
-    while o.count.is_none_or(|c| printed < c) {
+    if o.follow {
+        // Ctrl-C ends the loop instead of the process: a reader killed while
+        // asleep on the doorbell would leave its sleeper count behind.
+        crate::interrupt::graceful();
+    }
+    let stop = crate::interrupt::stopped;
+    while o.count.is_none_or(|c| printed < c) && !stop() {
         let rec = match q.read(&mut cursor) {
             Some(rec) => Some(rec),
             None if !o.follow => break,
             None => {
                 w.flush().map_err(out)?;
-                q.read_timeout(&mut cursor, SLICE)
+                q.read_timeout_or_stop(&mut cursor, Some(SLICE), &stop)
             }
         };
         let Some(rec) = rec else {
@@ -125,7 +131,11 @@ pub fn run(o: TailArgs) -> Result<()> {
         print_record(&mut w, &o, &rec, &buf, overwritten)?;
         printed += 1;
     }
-    w.flush().map_err(out)
+    w.flush().map_err(out)?;
+    if stop() {
+        return Err(crate::fail::Fail::Interrupted);
+    }
+    Ok(())
 }
 
 fn emit(w: &mut impl Write, o: &TailArgs, ev: &Event) -> Result<()> {
