@@ -15,6 +15,10 @@ use crate::shm::ShmName;
 use crate::sync::AtomicU64;
 use crate::wait::{deadline_after, wait_for, Until};
 
+/// How many bytes [`ByteQueue::push_each`] copies between two checks that
+/// its reservation has not been lapped.
+const PUSH_EACH_CHUNK_BYTES: usize = 1024;
+
 /// A queue whose elements are `element_size` bytes each, fixed when it is
 /// created (or adopted from the segment when opened).
 ///
@@ -143,7 +147,7 @@ impl ByteQueue {
     /// Writes every element of `bytes` (a whole number of elements, at most
     /// the capacity) as its own one-element record and returns the first
     /// record's index: element `i` becomes record `index + i`. With
-    /// items_per_slot 1 that is one reservation, one copy and
+    /// items_per_slot 1 that is one reservation, one copy (checked against lapping every KiB) and
     /// one store per control slot (the last published index moves once);
     /// otherwise every element needs its own reservation (a record covers
     /// items_per_slot elements), so each is pushed on its own.
@@ -173,7 +177,14 @@ impl ByteQueue {
             return first.ok_or(Error::ZeroElements);
         }
         let index = self.ring.reserve(k)?;
-        self.ring.write_bytes(index, 0, bytes)?;
+        // The copy goes in chunks of about 1 KiB, each after its own lap
+        // check (`write_bytes`): a producer preempted in the middle of a
+        // large batch, and lapped meanwhile, stops storing at the next chunk
+        // instead of copying the rest of the batch over newer records.
+        let per_chunk = (PUSH_EACH_CHUNK_BYTES / es).max(1);
+        for (i, chunk) in bytes.chunks(per_chunk * es).enumerate() {
+            self.ring.write_bytes(index + (i * per_chunk) as u64, 0, chunk)?;
+        }
         self.ring.publish_each(index, k)?;
         Ok(index)
     }
