@@ -91,6 +91,17 @@ def sh(cmd: list[str]) -> str:
         return ""
 
 
+#: Environment variables that change what bench/run measures: recorded with
+#: the command.
+COMMAND_ENV = ("SLICK_BENCH_CPP_INCLUDE", "SLICK_BENCH_NO_ICEORYX2", "SLICK_BENCH_NO_ZENOH")
+
+
+def invocation() -> str:
+    """The command as it was run, with the environment variables that matter."""
+    env = [f"{k}={shlex.quote(os.environ[k])}" for k in COMMAND_ENV if os.environ.get(k)]
+    return " ".join(env + ["bench/run"] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
 def machine_info() -> dict:
     cpu = ""
     for line in sh(["lscpu"]).splitlines():
@@ -534,6 +545,11 @@ def render(data: dict, out_dir: Path) -> None:
         L.append("\n" + "\n".join(f"![{t}](bench/{f})" for f, t in made) + "\n")
 
     L.append("\n## Targets\n")
+    L.append("Targets given as absolute figures (a >= 25M msgs/s, c >= 100M, f p50 <= 400 ns, g <= 8 / 11 ns, "
+             "Python >= 8M items/s and ping-pong <= 3 µs) were set on this kind of host and do not carry over to "
+             "others (figures differ between hosts by up to 3x); the ratio targets (against the C++ "
+             "original, crossbeam, the disruptor, Zenoh, an eventfd and the Python peers) compare implementations "
+             "within this one run.\n")
     L.append("| target | measured (median) | verdict |\n|---|---|---|")
     for t, v, ok in targets(data):
         L.append(f"| {t} | {v} | {ok} |")
@@ -831,7 +847,7 @@ def main() -> None:
         base.setdefault("merged", []).append({
             "runs": runs, "reps": reps, "date": info["date"], "commit": info["commit"], "cpu": info["cpu"],
             "load_before": info["load_before"], "load_after": info["load_after"],
-            "command": args.command or "bench/run " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "command": args.command or invocation(),
         })
         Path(args.merge_into).write_text(json.dumps(base, indent=1))
         render(base, Path(args.out_dir or ROOT / "docs"))
@@ -846,7 +862,7 @@ def main() -> None:
         "machine": machine_info(),
         "reps": reps,
         "smoke": args.smoke,
-        "command": args.command or "bench/run " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command": args.command or invocation(),
     }
     failed = False
     if not args.no_rust:
