@@ -88,6 +88,8 @@ pub(crate) struct QueueArgs {
 impl QueueArgs {
     /// Checks the constructor's arguments, in the order their errors are
     /// raised; `shared` says whether a name was given (for the messages).
+    // One parameter per keyword of the Python constructor, as there.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn parse(
         shared: bool,
         size: Option<&Bound<'_, PyAny>>,
