@@ -35,6 +35,13 @@ struct Cli {
     /// default: anyone can create a name in /dev/shm first).
     #[arg(long, global = true)]
     allow_foreign_owner: bool,
+    /// How often a waiting command (tail --follow, consume, stat, bridge
+    /// send) looks at an idle queue by itself (default 1ms): the most a
+    /// record of a producer that does not ring the doorbell (the C++ and
+    /// original Python peers) waits to be seen. Our producers wake waiters
+    /// at once whatever the interval; a longer one costs less CPU when idle.
+    #[arg(long, global = true, value_parser = units::parse_poll_interval, value_name = "DURATION")]
+    poll_interval: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +82,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     interrupt::install();
     open::ALLOW_FOREIGN_OWNER.store(cli.allow_foreign_owner, std::sync::atomic::Ordering::Relaxed);
+    if let Some(interval) = cli.poll_interval {
+        let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+        open::POLL_INTERVAL_NS.store(nanos, std::sync::atomic::Ordering::Relaxed);
+    }
     let result = match cli.command {
         Command::Ls(a) => ls::run(a),
         Command::Inspect(a) => inspect::run(a),

@@ -2,7 +2,7 @@
 //! whole geometry and its `read_last` feature, with errors that name the
 //! object and say what it is.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use slick_queue::layout::{INIT_INITIALIZING, INIT_UNINITIALIZED};
@@ -18,9 +18,17 @@ pub const STALE_AFTER: Duration = Duration::from_secs(10);
 /// `--allow-foreign-owner`: set once by `main` before any command runs.
 pub static ALLOW_FOREIGN_OWNER: AtomicBool = AtomicBool::new(false);
 
-/// The options every command starts from (`--allow-foreign-owner` applied).
+/// `--poll-interval` in nanoseconds (0: not given, the library's default).
+pub static POLL_INTERVAL_NS: AtomicU64 = AtomicU64::new(0);
+
+/// The options every command starts from (`--allow-foreign-owner` and
+/// `--poll-interval` applied).
 pub fn options() -> Options {
-    Options::new().allow_foreign_owner(ALLOW_FOREIGN_OWNER.load(Ordering::Relaxed))
+    let options = Options::new().allow_foreign_owner(ALLOW_FOREIGN_OWNER.load(Ordering::Relaxed));
+    match POLL_INTERVAL_NS.load(Ordering::Relaxed) {
+        0 => options,
+        ns => options.poll_interval(Duration::from_nanos(ns)),
+    }
 }
 
 /// Opens the queue `name` (it must exist), adopting its capacity, element

@@ -22,6 +22,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value * scale).map_err(|_| bad())
 }
 
+/// `--poll-interval`: a duration from 1 µs to 1 hour.
+pub fn parse_poll_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_micros(1) || d > Duration::from_secs(3600) {
+        return Err(format!("--poll-interval must be between 1us and 1h, got {s:?}"));
+    }
+    Ok(d)
+}
+
 /// Parses a count or size: a plain integer, or one with a binary suffix
 /// `k`, `M`, `G` (1024-based), e.g. `64k` = 65536.
 pub fn parse_size(s: &str) -> Result<u64, String> {
