@@ -906,7 +906,6 @@ fn json_output_into_head_ends_quietly_with_status_0() {
 #[cfg(target_os = "linux")]
 #[test]
 fn poll_interval_is_checked_and_a_long_one_loses_nothing() {
-    use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
     for bad in ["0s", "0.5us", "2h", "soon"] {
         fails_with(&slickq(&["tail", "nosuchqueue", "--poll-interval", bad]), 2, "");
@@ -914,20 +913,7 @@ fn poll_interval_is_checked_and_a_long_one_loses_nothing() {
     let n = Name::new("pollint");
     let q = ByteQueue::create_or_open(n.as_str(), 64, 16, &Options::new()).unwrap();
     let silent = ByteQueue::open(n.as_str(), 16, &Options::new().doorbell(false)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slickq"))
-        .args(["tail", n.as_str(), "--follow", "--count", "2", "--poll-interval", "1h"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines() {
-            let _ = tx.send(line.unwrap_or_default());
-        }
-    });
+    let tail = Running::start(&["tail", n.as_str(), "--follow", "--count", "2", "--poll-interval", "1h"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let asleep = || {
         while q.sleeping_readers() != Some(1) {
@@ -935,22 +921,15 @@ fn poll_interval_is_checked_and_a_long_one_loses_nothing() {
             std::thread::sleep(Duration::from_millis(1));
         }
     };
-    let line = || rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a line from tail");
     asleep();
     q.push(b"rings").unwrap();
-    let first = line();
+    let first = tail.line();
     assert!(first.starts_with("index=0 ") && first.contains(&hex(b"rings")), "{first}");
     // tail printed the record and waits again: this one does not ring.
     asleep();
     silent.push(b"silent").unwrap();
-    let second = line();
+    let second = tail.line();
     assert!(second.starts_with("index=1 ") && second.contains(&hex(b"silent")), "{second}");
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("tail did not end after --count records");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(child.wait().unwrap().success());
+    let (status, rest) = tail.finish();
+    assert!(status.success() && rest.is_empty(), "{status:?} {rest:?}");
 }

@@ -14,32 +14,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use slick_queue::{ByteQueue, Options, Queue};
 
-/// Runs `slickq args...` (stdin `input`), killing it after `limit`; returns
-/// its output and how long it took.
-fn run_within(args: &[&str], input: &[u8], limit: Duration) -> (Output, Duration) {
-    use std::io::Write;
-    let start = Instant::now();
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run slickq");
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(input);
-    drop(stdin);
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let took = start.elapsed();
-    (child.wait_with_output().unwrap(), took)
-}
-
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
@@ -62,7 +36,7 @@ fn a_symlink_named_like_a_queue_is_never_written_through() {
         vec!["consume", n, "--idle-timeout", "100ms"],
         vec!["inspect", n],
     ] {
-        let (o, _) = run_within(&args, b"hello\nworld\n", Duration::from_secs(10));
+        let (o, _) = slickq_within(&args, b"hello\nworld\n", Duration::from_secs(10));
         fails_with(&o, 1, "");
         assert!(stderr(&o).contains("symbolic link"), "{args:?}: {}", stderr(&o));
     }
@@ -88,7 +62,7 @@ fn a_fifo_named_like_a_queue_is_an_error_within_a_second() {
         vec!["produce", n],
         vec!["rm", n],
     ] {
-        let (o, took) = run_within(&args, b"", Duration::from_secs(10));
+        let (o, took) = slickq_within(&args, b"", Duration::from_secs(10));
         assert!(took < Duration::from_secs(1), "{args:?} took {took:?}");
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
@@ -188,7 +162,7 @@ fn drain_commands_end_on_corrupt_indices() {
         vec!["consume", n, "--idle-timeout", "200ms"],
         vec!["consume", n, "--from-start", "--idle-timeout", "200ms"],
     ] {
-        let (o, took) = run_within(&args, b"", Duration::from_secs(20));
+        let (o, took) = slickq_within(&args, b"", Duration::from_secs(20));
         assert!(o.status.code().is_some(), "{args:?} was killed after {took:?}: it did not end");
         assert!(o.stdout.len() < 1 << 16, "{args:?} printed {} bytes", o.stdout.len());
         assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
@@ -360,7 +334,7 @@ fn ctrl_c_on_consume_writes_every_claimed_record() {
 fn produce_bounds_line_length() {
     let name = Name::new("zero");
     Queue::<u64>::create_or_open(name.as_str(), 64, &Options::new()).unwrap();
-    let (o, took) = run_within(&["produce", name.as_str(), "--input", "/dev/zero"], b"", Duration::from_secs(20));
+    let (o, took) = slickq_within(&["produce", name.as_str(), "--input", "/dev/zero"], b"", Duration::from_secs(20));
     assert!(took < Duration::from_secs(10), "took {took:?}");
     fails_with(&o, 1, "longer than 512 bytes");
 }
@@ -374,7 +348,7 @@ fn bench_refuses_absurd_sizes() {
         (vec!["bench", "--capacity", "1000"], "power of two"),
         (vec!["bench", "--pings", "100000000000"], "too many"),
     ] {
-        let (o, _) = run_within(&args, b"", Duration::from_secs(20));
+        let (o, _) = slickq_within(&args, b"", Duration::from_secs(20));
         fails_with(&o, 1, needle);
     }
 }
@@ -415,7 +389,7 @@ fn shared_cursor_must_be_a_cursor_object() {
     let q = Queue::<u64>::create_or_open(name.as_str(), 64, &Options::new()).unwrap();
     q.push(5).unwrap();
     let before = std::fs::read(name.path()).unwrap();
-    let (o, _) = run_within(
+    let (o, _) = slickq_within(
         &["consume", name.as_str(), "--shared-cursor", name.as_str(), "-n", "1"],
         b"",
         Duration::from_secs(10),

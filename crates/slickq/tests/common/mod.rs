@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStderr, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_slickq");
 
@@ -35,6 +35,31 @@ pub fn slickq_stdin(args: &[&str], input: &[u8]) -> Output {
     let out = child.wait_with_output().expect("slickq did not finish");
     writer.join().unwrap();
     out
+}
+
+/// Runs `slickq args...` (stdin `input`), killing it after `limit`; returns
+/// its output and how long it took.
+pub fn slickq_within(args: &[&str], input: &[u8], limit: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run slickq");
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = start.elapsed();
+    (child.wait_with_output().unwrap(), took)
 }
 
 pub fn stdout(o: &Output) -> String {
