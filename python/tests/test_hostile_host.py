@@ -231,3 +231,61 @@ def test_a_read_loop_ends_on_corrupt_indices(shm_name):
         records += 1
         assert records <= 256, "a shared-cursor read loop did not end"
     q.close()
+
+
+def test_a_queue_the_original_package_made_is_refused_on_a_full_dev_shm(peer_python):
+    """slick-queue-py 2.3.0 sizes a segment without reserving its memory: on
+    a full /dev/shm its untouched pages would kill whoever touches them first
+    with SIGBUS. In a private mount namespace with a 16 MiB tmpfs: a queue
+    the original package creates while there is room is reserved in full
+    when this package opens it; one it creates after the tmpfs is full is
+    refused with OSError(ENOSPC) instead of crashing the process."""
+    why = _unshare_unavailable()
+    if why:
+        pytest.skip(f"needs a private mount namespace: {why}")
+    peer_create = (
+        "import sys; from slick_queue_py import SlickQueue\n"
+        "q = SlickQueue(name=sys.argv[1], size=1 << 14, element_size=64); q.close()\n"
+    )
+    code = (
+        "import errno, os, subprocess, sys\n"
+        "from slick_queue_py import SlickQueue\n"
+        "peer, make = sys.argv[1], sys.argv[2]\n"
+        "blocks = lambda n: os.stat('/dev/shm/' + n).st_blocks * 512\n"
+        "size = lambda n: os.stat('/dev/shm/' + n).st_size\n"
+        "subprocess.run([peer, '-c', make, 'roomy'], check=True)\n"
+        "print('peer left it sparse', blocks('roomy') < size('roomy'))\n"
+        "q = SlickQueue(name='roomy', element_size=64)\n"
+        "print('reserved on open', blocks('roomy') >= size('roomy'))\n"
+        "for i in range(q.size):\n"
+        "    q.write(bytes([i % 256]) * 64)\n"
+        "subprocess.run([peer, '-c', make, 'late'], check=True)\n"
+        "fd = os.open('/dev/shm/filler', os.O_CREAT | os.O_WRONLY, 0o600)\n"
+        "try:\n"
+        "    while os.write(fd, b'x' * 4096):\n"
+        "        pass\n"
+        "except OSError:\n"
+        "    pass\n"
+        "try:\n"
+        "    SlickQueue(name='late', element_size=64)\n"
+        "    print('attached')\n"
+        "except OSError as e:\n"
+        "    print('errno', errno.errorcode.get(e.errno), 'SIGBUS' in str(e))\n"
+        "print('wrote', q.size)\n"
+    )
+    script = 'mount -t tmpfs -o size=16m tmpfs /dev/shm || exit 90; exec "$0" -c "$1" "$2" "$3"'
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script, sys.executable, code, peer_python, peer_create],
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+    if proc.returncode == 90:
+        pytest.skip(f"mounting a tmpfs in a private namespace failed: {proc.stderr.strip()}")
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stdout.splitlines() == [
+        "peer left it sparse True",
+        "reserved on open True",
+        "errno ENOSPC True",
+        f"wrote {1 << 14}",
+    ], proc.stdout

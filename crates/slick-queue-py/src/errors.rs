@@ -125,6 +125,9 @@ pub(crate) fn to_pyerr(err: Error, name: Option<&str>) -> PyErr {
         e @ Error::NoSpace { .. } => {
             PyOSError::new_err((libc_errno::ENOSPC, format!("cannot create the shared-memory queue '{shown}': {e}")))
         }
+        e @ Error::Unbacked { .. } => {
+            PyOSError::new_err((libc_errno::ENOSPC, format!("cannot use the shared-memory queue '{shown}': {e}")))
+        }
         e @ Error::NotRegularFile { kind, .. } => {
             let msg = format!("cannot use the shared-memory queue '{shown}': {e}");
             if kind == "a symbolic link" {

@@ -97,6 +97,9 @@ fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<A
     } else {
         None
     };
+    // Kept to reserve the segment's memory once it is known to be a queue
+    // we accept (a peer may have sized it without reserving it).
+    let backing = shm::backing_check(&object, name)?;
     // The mapping takes the descriptor over (and closes it; on Windows it
     // keeps the handle open with the view, which keeps the mapping alive).
     let mapping = match map_whole(name, object, deadline, private) {
@@ -119,6 +122,11 @@ fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<A
         // Initialize only if the object can hold our geometry; otherwise let
         // the creator finish and report the mismatch below.
         let fits = mapping.len() >= g.segment_len();
+        if fits && !made_object {
+            // Sized by someone else (who may not have reserved its memory)
+            // and about to be written in full if we initialize it.
+            backing.reserve(g.segment_len() as u64, name, false)?;
+        }
         if fits
             && header
                 .init_state
@@ -165,6 +173,7 @@ fn attach_once(name: &ShmName, request: &Request, options: &Options) -> Result<A
             needed: geometry.segment_len() as u64,
         });
     }
+    backing.reserve(geometry.segment_len() as u64, name, private)?;
     Ok(Attached { mapping, geometry, created: false, producer_lock })
 }
 

@@ -109,6 +109,9 @@ fn map(name: &ShmName, fd: shm::Object, deadline: Instant) -> Result<Mapping> {
         let len = shm::len(&fd, name)?;
         if len >= CURSOR_LEN {
             let len = usize::try_from(len).unwrap_or(usize::MAX).min(4096);
+            // A cursor the original Python package made is sized, not
+            // reserved: no SIGBUS from its one page on a full /dev/shm.
+            shm::reserve_backing(&fd, CURSOR_LEN, name, false)?;
             return shm::map(fd, len, name);
         }
         if Instant::now() >= deadline {

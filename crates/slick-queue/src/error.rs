@@ -187,6 +187,19 @@ pub enum Error {
         /// The OS error (`ENOSPC`).
         source: std::io::Error,
     },
+    /// An existing segment whose memory its creator never reserved (the
+    /// C++ and original Python peers size segments with `ftruncate` alone),
+    /// on a `/dev/shm` without room for the pages it still lacks: touching
+    /// them would kill this process with SIGBUS, so it is not attached.
+    #[error("shared-memory object {name:?} was created without its memory reserved (as the C++ and original Python peers do) and /dev/shm has no room for the {missing} bytes it still lacks; using it would crash this process with SIGBUS, so it was not attached (free space in /dev/shm or enlarge it)")]
+    Unbacked {
+        /// The POSIX name.
+        name: String,
+        /// Bytes of the segment not yet backed by memory.
+        missing: u64,
+        /// The OS error (`ENOSPC`).
+        source: std::io::Error,
+    },
     /// An existing object owned by another user, opened without
     /// [`crate::Options::allow_foreign_owner`].
     #[error("shared-memory object {name:?} is owned by uid {owner}, not by this process's uid {ours}; refusing to attach to another user's object (opt in with allow_foreign_owner if that is intended)")]

@@ -29,7 +29,7 @@ cfg_shm! {
     use windows as imp;
 
     pub use name::ShmName;
-    pub(crate) use object::{create, info, len, map, map_private, ObjectInfo};
+    pub(crate) use object::{backing_check, create, info, len, map, map_private, reserve_backing, ObjectInfo};
     pub(crate) use imp::{lock_producer, open_ro, open_rw, read_at, unlink, unlink_if_empty, Object, ProducerLock};
 }
 

@@ -69,3 +69,50 @@ pub(crate) fn map_private(object: Object, len: usize, name: &ShmName) -> Result<
         source,
     })
 }
+
+/// Makes sure the first `len` bytes of an object someone else sized are
+/// backed by memory (see `unix::reserve_backing`): the missing pages are
+/// reserved (read-write) or the room for them checked (`read_only`), so
+/// touching them cannot raise SIGBUS; no room is [`Error::Unbacked`].
+/// Nothing to do on Windows, whose mappings are backed when created.
+pub(crate) fn reserve_backing(object: &Object, len: u64, name: &ShmName, read_only: bool) -> Result<()> {
+    #[cfg(unix)]
+    return super::unix::reserve_backing(object, len, name, read_only);
+    #[cfg(windows)]
+    {
+        let _ = (object, len, name, read_only);
+        Ok(())
+    }
+}
+
+/// A second descriptor of an object, kept past its mapping (which closes
+/// the first) so that its memory can be reserved once the segment is known
+/// to be a valid queue: [`BackingCheck::reserve`]. Linux only; elsewhere
+/// there is nothing to reserve and it holds nothing.
+pub(crate) struct BackingCheck(#[cfg(target_os = "linux")] Object);
+
+/// Keeps a [`BackingCheck`] for `object` (a close-on-exec duplicate).
+pub(crate) fn backing_check(object: &Object, name: &ShmName) -> Result<BackingCheck> {
+    #[cfg(target_os = "linux")]
+    return rustix::io::fcntl_dupfd_cloexec(object, 0)
+        .map(BackingCheck)
+        .map_err(|e| Error::Os { op: "dup", name: name.to_string(), source: e.into() });
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (object, name);
+        Ok(BackingCheck())
+    }
+}
+
+impl BackingCheck {
+    /// [`reserve_backing`] for the first `len` bytes.
+    pub(crate) fn reserve(&self, len: u64, name: &ShmName, read_only: bool) -> Result<()> {
+        #[cfg(target_os = "linux")]
+        return reserve_backing(&self.0, len, name, read_only);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (len, name, read_only);
+            Ok(())
+        }
+    }
+}

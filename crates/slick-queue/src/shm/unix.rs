@@ -200,6 +200,53 @@ pub(crate) fn allocate(fd: impl AsFd, len: u64, name: &ShmName) -> Result<()> {
     }
 }
 
+/// Makes sure every page of the first `len` bytes of an object someone
+/// else sized is backed by memory, so that touching it cannot raise
+/// SIGBUS.
+///
+/// The C++ and original Python peers size a segment with `ftruncate` alone:
+/// its pages are found only when first touched (reading included), and on
+/// a full `/dev/shm` the toucher dies of SIGBUS. For an object opened
+/// read-write the missing pages are reserved now with `fallocate`
+/// (`KEEP_SIZE`: the length never changes; existing bytes are untouched,
+/// holes read as the zeros they read as before); no room is
+/// [`Error::Unbacked`] and the kernel takes back what the call allocated. A
+/// read-only opener may not allocate: it checks that the file system has
+/// room for the missing pages (a check, not a reservation: another process
+/// can still take the room before the pages are touched). Called only once
+/// the object is known to be a queue of the geometry the caller accepted,
+/// so a large foreign object under the name never makes us allocate.
+/// Where the file system cannot reserve (`EOPNOTSUPP`) nothing is done, as
+/// at create. Not on macOS, which has no `fallocate`.
+pub(crate) fn reserve_backing(fd: impl AsFd, len: u64, name: &ShmName, read_only: bool) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let st = stat(&fd, name)?;
+        let len = len.min(u64::try_from(st.st_size).unwrap_or(0));
+        let have = u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512);
+        if have >= len {
+            return Ok(());
+        }
+        let missing = len - have;
+        let unbacked = |source: std::io::Error| Error::Unbacked { name: name.0.clone(), missing, source };
+        if !read_only {
+            let flags = rustix::fs::FallocateFlags::KEEP_SIZE;
+            return match rustix::fs::fallocate(&fd, flags, 0, len) {
+                Ok(()) | Err(Errno::OPNOTSUPP | Errno::NOSYS) => Ok(()),
+                Err(Errno::NOSPC) => Err(unbacked(Errno::NOSPC.into())),
+                Err(e) => Err(os_error("fallocate", name, e)),
+            };
+        }
+        let vfs = rustix::fs::fstatvfs(&fd).map_err(|e| os_error("fstatvfs", name, e))?;
+        if vfs.f_bavail.saturating_mul(vfs.f_frsize) < missing {
+            return Err(unbacked(Errno::NOSPC.into()));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (fd, len, name, read_only);
+    Ok(())
+}
+
 /// The exclusive producer lock of a segment (see [`lock_producer`]).
 pub(crate) type ProducerLock = OwnedFd;
 

@@ -8,7 +8,7 @@
 //! itself with `SQ_ROLE=<role>`; the roles of this file are in [`run_role`].
 
 use std::io::Write as _;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -215,6 +215,36 @@ fn full_shm(name: &str) -> Result<(), String> {
         return Err(format!("/dev/shm is {total} bytes: not the private 16 MiB tmpfs"));
     }
     say(&format!("tmpfs of {total} bytes"));
+    // 0. A segment sized without its memory reserved, as the C++ and
+    //    original Python peers make them (`ftruncate` alone): here a queue of
+    //    ours whose data pages are punched out again. Opening it read-write
+    //    reserves the missing pages (so none can raise SIGBUS later).
+    let sparse = format!("{name}_sparse");
+    let backed = |f: &std::fs::File| f.metadata().map(|m| m.blocks() * 512).unwrap_or(0);
+    let make_sparse = || -> Result<u64, String> {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(format!("/dev/shm/{sparse}"))
+            .map_err(|e| e.to_string())?;
+        let len = f.metadata().map_err(|e| e.to_string())?.len();
+        let flags = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+        // The data array starts after the header and 16-byte slots.
+        let data = (64 + 16 * (1u64 << 14)).next_multiple_of(4096);
+        rustix::fs::fallocate(&f, flags, data, len - data).map_err(|e| format!("punch: {e}"))?;
+        Ok(backed(&f))
+    };
+    drop(ByteQueue::create_or_open(&sparse, 1 << 14, 64, &Options::new()).map_err(|e| e.to_string())?);
+    let seg_len = std::fs::metadata(format!("/dev/shm/{sparse}")).map_err(|e| e.to_string())?.len();
+    let before = make_sparse()?;
+    let q = ByteQueue::open(&sparse, 64, &Options::new()).map_err(|e| e.to_string())?;
+    let after = std::fs::File::open(format!("/dev/shm/{sparse}")).map(|f| backed(&f)).map_err(|e| e.to_string())?;
+    if before >= seg_len || after < seg_len {
+        return Err(format!("segment of {seg_len} bytes: {before} backed before the open, {after} after"));
+    }
+    drop(q);
+    make_sparse()?;
+    say("a sparse segment is reserved when opened");
     // 1. Larger than the whole tmpfs: a typed error, nothing left behind.
     let big = ByteQueue::create_or_open(name, 1 << 20, 64, &Options::new()).err();
     match &big {
@@ -277,6 +307,25 @@ fn full_shm(name: &str) -> Result<(), String> {
     if shm_exists(&small) || shm_exists(&cur) {
         return Err("a failed create on a full tmpfs left its object".into());
     }
+    // 4. The sparse segment of step 0 on the full tmpfs: opening it (read-
+    //    write, read-only, create-or-open) is an error, not a SIGBUS when a
+    //    record lands on a missing page; nothing of it is changed.
+    let unbacked = |what: &str, r: Result<ByteQueue, Error>| match r {
+        Err(Error::Unbacked { missing, source, .. })
+            if missing > 0 && source.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()) =>
+        {
+            Ok(())
+        }
+        other => Err(format!("{what} of a sparse segment on a full tmpfs: {:?}", other.map(|_| "attached"))),
+    };
+    unbacked("open", ByteQueue::open(&sparse, 64, &Options::new()))?;
+    unbacked("read-only open", ByteQueue::open_read_only(&sparse, &Options::new()))?;
+    unbacked("create_or_open", ByteQueue::create_or_open(&sparse, 1 << 14, 64, &Options::new()))?;
+    if std::fs::metadata(format!("/dev/shm/{sparse}")).map(|m| m.len()).ok() != Some(seg_len) {
+        return Err("the refused opens changed the segment's length".into());
+    }
+    say("a sparse segment on a full tmpfs: Unbacked, no signal");
+    let _ = std::fs::remove_file(format!("/dev/shm/{sparse}"));
     say("all ok");
     Ok(())
 }
