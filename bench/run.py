@@ -65,11 +65,12 @@ PY_TESTS = ["step", "xput", "pingpong", "wake"]
 # get, and the eventfd baseline (measured only there).
 WAKE_CELLS = {"ours:slick-readme", "ours:slick-poll50", "bench:mpqueue", "bench:faster-fifo", "bench:eventfd", "bench:timer-1ms"}
 #: Python implementations that run only some tests (bench_py.py ONLY_TESTS).
-PY_ONLY = {"slick-batch": ("step", "xput"), "slick-poll50": ("wake",), "timer-1ms": ("wake",)}
+PY_ONLY = {"slick-batch": ("step", "xput"), "slick-batch-excl": ("step", "xput"), "slick-poll50": ("wake",), "timer-1ms": ("wake",)}
 PY_LABELS = {
     "ours:slick-readme": "slick-queue binding, README pattern",
     "ours:slick-fast": "slick-queue binding, one-call write + batch read",
     "ours:slick-batch": "slick-queue binding, write_batch + read_into (1024-item chunks)",
+    "ours:slick-batch-excl": "slick-queue binding, write_batch + read_into, exclusive producer",
     "peer:slick-readme": "slick-queue-py 2.3.0 (pure Python), README pattern",
     "bench:mpqueue": "multiprocessing.Queue",
     "bench:faster-fifo": "faster-fifo",
@@ -261,7 +262,7 @@ def python_runs(args, reps: int, smoke: bool) -> dict:
             notes[role] = f"{py}: cannot run the script ({p.stderr.strip()[-200:]})"
             continue
         avail = json.loads(p.stdout)
-        wanted = {"ours": ["slick-readme", "slick-fast", "slick-batch", "slick-poll50"], "peer": ["slick-readme"]}.get(
+        wanted = {"ours": ["slick-readme", "slick-fast", "slick-batch", "slick-batch-excl", "slick-poll50"], "peer": ["slick-readme"]}.get(
             role, ["mpqueue", "faster-fifo", "iceoryx2", "eventfd", "timer-1ms"]
         )
         for imp in wanted:

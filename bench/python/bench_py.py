@@ -20,6 +20,8 @@ Implementations:
     slick-batch  write_batch(array of 1024 items) / read_into(array buffer):
                  many one-element records per call, no Python object per
                  item (our binding only; tests step and xput)
+    slick-batch-excl  the same with the producer's object made with
+                 exclusive_producer=True
     mpqueue      multiprocessing.Queue (put / blocking get)
     faster-fifo  faster_fifo.Queue (put / get_many)
     iceoryx2     iceoryx2 publish/subscribe (loan_uninit, write_payload, send / receive)
@@ -76,10 +78,11 @@ WARMUP = {"pingpong": (2_000, 50)}
 #: slick-batch moves millions of items per second: more of them, so that a
 #: run lasts long enough to measure (a fraction of a second at 8M/s).
 BATCH_COUNTS = {"step": (2_000_000, 4_096), "xput": (5_000_000, 16_384)}
+BATCH_IMPLS = ("slick-batch", "slick-batch-excl")
 
-IMPLS = ["slick-readme", "slick-fast", "slick-batch", "slick-poll50", "mpqueue", "faster-fifo", "iceoryx2", "eventfd", "timer-1ms"]
+IMPLS = ["slick-readme", "slick-fast", "slick-batch", "slick-batch-excl", "slick-poll50", "mpqueue", "faster-fifo", "iceoryx2", "eventfd", "timer-1ms"]
 #: The tests an implementation runs, where not all of them.
-ONLY_TESTS = {"slick-batch": ("step", "xput"), "slick-poll50": ("wake",), "timer-1ms": ("wake",)}
+ONLY_TESTS = {"slick-batch": ("step", "xput"), "slick-batch-excl": ("step", "xput"), "slick-poll50": ("wake",), "timer-1ms": ("wake",)}
 #: slick-poll50: our reader with poll_interval=0.05 (for queues whose
 #: producers all ring the doorbell; see docs/PYTHON.md).
 POLL50 = 0.05
@@ -185,6 +188,11 @@ def slick_info() -> dict:
         poll = True
     except TypeError:
         poll = False
+    try:
+        m.SlickQueue(size=16, element_size=ELEMENT_SIZE, exclusive_producer=True)
+        excl = True
+    except TypeError:
+        excl = False
     f = getattr(m, "__file__", "") or ""
     return {
         "available": True,
@@ -196,6 +204,7 @@ def slick_info() -> dict:
         "fast": fast,
         "batch": hasattr(q, BATCH_WRITE) and hasattr(q, BATCH_INTO),
         "poll_interval": poll,
+        "exclusive": excl,
     }
 
 
@@ -219,11 +228,11 @@ class SlickReadme:
         self.m = m
         self.name = name
         if name is None:
-            self.q = m.SlickQueue(size=size, element_size=ELEMENT_SIZE)
+            self.q = m.SlickQueue(size=size, element_size=ELEMENT_SIZE, **kw)
         elif create:
             self.q = m.SlickQueue(name=name, size=size, element_size=ELEMENT_SIZE, **kw)
         else:
-            self.q = m.SlickQueue(name=name, element_size=ELEMENT_SIZE)
+            self.q = m.SlickQueue(name=name, element_size=ELEMENT_SIZE, **kw)
         self.cursor = 0
 
     def put(self, data: bytes) -> int:
@@ -432,6 +441,12 @@ def info() -> dict:
         out["slick-batch"] = {"available": False, "reason": f"this slick_queue_py has no {BATCH_WRITE}()/{BATCH_INTO}()"}
     else:
         out["slick-batch"] = si
+    if si["available"] and si["batch"] and si.get("exclusive"):
+        out["slick-batch-excl"] = dict(si)
+    elif si["available"]:
+        out["slick-batch-excl"] = {"available": False, "reason": "this slick_queue_py has no batch calls or no exclusive_producer"}
+    else:
+        out["slick-batch-excl"] = si
     if si["available"] and si.get("poll_interval"):
         out["slick-poll50"] = dict(si)
     elif si["available"]:
@@ -459,6 +474,8 @@ def make(impl: str, name=None, size=SIZE, **kw):
         return SlickFast(name, size)
     if impl == "slick-batch":
         return SlickBatch(name, size)
+    if impl == "slick-batch-excl":
+        return SlickBatch(name, size, exclusive_producer=True)
     if impl == "mpqueue":
         return MpQueue(size)
     if impl == "faster-fifo":
@@ -472,10 +489,10 @@ def make(impl: str, name=None, size=SIZE, **kw):
 # Tests
 
 
-def test_step_batch(count: int) -> dict:
-    """test_step for slick-batch: a block is one write_batch() and as many
-    read_into() calls as it takes (one)."""
-    q = make("slick-batch", None, max(SIZE, BLOCK))
+def test_step_batch(impl: str, count: int) -> dict:
+    """test_step for slick-batch(-excl): a block is one write_batch() and as
+    many read_into() calls as it takes (one)."""
+    q = make(impl, None, max(SIZE, BLOCK))
     blocks = max(1, count // BLOCK)
     t_prod = t_cons = 0
     pc = time.perf_counter_ns
@@ -498,8 +515,8 @@ def test_step_batch(count: int) -> dict:
 
 
 def test_step(impl: str, count: int) -> dict:
-    if impl == "slick-batch":
-        return test_step_batch(count)
+    if impl in BATCH_IMPLS:
+        return test_step_batch(impl, count)
     size = max(SIZE, BLOCK) if impl != "iceoryx2" else BLOCK
     q = make(impl, None, size)
     blocks = max(1, count // BLOCK)
@@ -534,11 +551,12 @@ def test_step(impl: str, count: int) -> dict:
     }
 
 
-def producer_batch_proc(qname, ctl, count):
+def producer_batch_proc(qname, ctl, count, excl):
     """The slick-batch producer: write_batch() of BATCH_CHUNK items, never
-    more than half the ring ahead of the consumer (so nothing is lost)."""
+    more than half the ring ahead of the consumer (so nothing is lost);
+    `excl`: as the queue's exclusive producer."""
     pin(PRODUCER_CPU)
-    q = SlickBatch(qname, SIZE, create=False)
+    q = SlickBatch(qname, SIZE, create=False, **({"exclusive_producer": True} if excl else {}))
     words = ctl.words
     half = SIZE // 2
     ctl.set(Control.READY, 1)
@@ -595,15 +613,16 @@ def producer_proc(impl, qname, ctl, count, q_obj):
     os._exit(0)
 
 
-def test_xput_batch(count: int) -> dict:
-    """test_xput for slick-batch: whole chunks, every item's sequence
-    number checked in order."""
+def test_xput_batch(impl: str, count: int) -> dict:
+    """test_xput for slick-batch(-excl): whole chunks, every item's sequence
+    number checked in order. The consumer's object never produces (it is not
+    the exclusive producer)."""
     count -= count % BATCH_CHUNK
     ctx = mp.get_context("fork")
     ctl = Control()
     qname = unique("x")
     q = make("slick-batch", qname, SIZE)
-    child = ctx.Process(target=producer_batch_proc, args=(qname, ctl, count))
+    child = ctx.Process(target=producer_batch_proc, args=(qname, ctl, count, impl == "slick-batch-excl"))
     child.start()
     pin(CONSUMER_CPU)
     spin = Spin()
@@ -638,8 +657,8 @@ def test_xput_batch(count: int) -> dict:
 
 
 def test_xput(impl: str, count: int) -> dict:
-    if impl == "slick-batch":
-        return test_xput_batch(count)
+    if impl in BATCH_IMPLS:
+        return test_xput_batch(impl, count)
     ctx = mp.get_context("fork")
     ctl = Control()
     qname = unique("x")
@@ -944,7 +963,7 @@ def main(argv) -> None:
             fail(f"{impl} unavailable: {avail.get('reason')}")
         if test not in ONLY_TESTS.get(impl, TESTS):
             fail(f"{impl} does not run the {test} test (only {', '.join(ONLY_TESTS[impl])})")
-        full, small = (BATCH_COUNTS if impl == "slick-batch" else COUNTS)[test]
+        full, small = (BATCH_COUNTS if impl in BATCH_IMPLS else COUNTS)[test]
         count = small if smoke else full
         if test == "step":
             res = test_step(impl, count)
