@@ -133,6 +133,13 @@ impl Options {
     /// segment, so a child made by `fork()` shares it until the child execs
     /// or exits (the descriptor is close-on-exec); such a child must not
     /// produce through the inherited handle.
+    ///
+    /// Sleeping readers: the exclusive producer still rings the doorbell,
+    /// but without a locked instruction its publish is not ordered against
+    /// a reader's registration, so a reader going to sleep at the very
+    /// instant of a publish can miss the ring (rare) and then sees the
+    /// record when it next looks, at most its [`Options::poll_interval`]
+    /// later; keep that interval short where such a delay matters.
     pub fn exclusive_producer(mut self, on: bool) -> Options {
         self.exclusive_producer = on;
         self
@@ -192,7 +199,8 @@ impl Options {
     /// it sees a record from a producer that does not ring the doorbell
     /// (C++ and original Python peers), and the wake-up rate of an idle
     /// waiter. Raising it only delays such records; records of our
-    /// producers still wake readers at once.
+    /// producers still wake readers at once (an exclusive producer's, but
+    /// for a rare race: see [`Options::exclusive_producer`]).
     pub fn poll_interval(mut self, interval: Duration) -> Options {
         self.poll_interval = interval.max(Duration::from_micros(1));
         self
