@@ -502,14 +502,9 @@ fn ls_escapes_names_and_rm_takes_the_escaped_name() {
 /// Runs `slickq args...` as `nobody` (root only) with `input` on stdin.
 fn as_nobody_in(args: &[&str], input: &[u8]) -> Output {
     use std::io::Write;
-    let mut child = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("setpriv (util-linux) is needed to run slickq as another user");
+    let mut child =
+        spawn_piped(Command::new("setpriv").args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]).args(args))
+            .expect("setpriv (util-linux) is needed to run slickq as another user");
     let _ = child.stdin.take().unwrap().write_all(input);
     child.wait_with_output().unwrap()
 }

@@ -18,15 +18,14 @@ pub fn slickq(args: &[&str]) -> Output {
     Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("cannot run slickq")
 }
 
+/// Spawns `cmd` with its stdin, stdout and stderr piped.
+pub fn spawn_piped(cmd: &mut Command) -> std::io::Result<Child> {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()
+}
+
 /// Runs `slickq args...` with `input` on stdin.
 pub fn slickq_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run slickq");
+    let mut child = spawn_piped(Command::new(BIN).args(args)).expect("cannot run slickq");
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = thread::spawn(move || {
@@ -41,13 +40,7 @@ pub fn slickq_stdin(args: &[&str], input: &[u8]) -> Output {
 /// its output and how long it took.
 pub fn slickq_within(args: &[&str], input: &[u8], limit: Duration) -> (Output, Duration) {
     let start = Instant::now();
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run slickq");
+    let mut child = spawn_piped(Command::new(BIN).args(args)).expect("cannot run slickq");
     let mut stdin = child.stdin.take().unwrap();
     let _ = stdin.write_all(input);
     drop(stdin);
