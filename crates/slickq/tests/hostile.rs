@@ -545,28 +545,32 @@ fn read_only_commands_work_on_a_queue_the_user_may_only_read() {
     drop(q);
 }
 
-/// Ctrl-C on `tail --follow` while it sleeps on the queue's doorbell: it
-/// exits with status 130 and unregisters as a sleeper on the way out (a
-/// process killed asleep would leave the count one too high, and producers
-/// would ring for nobody until they noticed).
+/// Ctrl-C on the commands that wait on a queue's doorbell (`tail
+/// --follow`, `stat`; `consume` and `bridge send` are covered by their own
+/// tests) while they sleep: each exits with status 130 and unregisters as a
+/// sleeper on the way out (a process killed asleep would leave the count
+/// one too high, and producers would ring for nobody until they noticed).
 #[cfg(target_os = "linux")]
 #[test]
-fn ctrl_c_on_tail_follow_leaves_no_sleeper_behind() {
-    let name = Name::new("tailbell");
-    let q = ByteQueue::create_or_open(name.as_str(), 64, 16, &Options::new()).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["tail", name.as_str(), "--follow"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while q.sleeping_readers() != Some(1) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
+fn ctrl_c_on_a_sleeping_command_leaves_no_sleeper_behind() {
+    for (tag, args) in [("tail", &["tail", "--follow"][..]), ("stat", &["stat", "--interval", "1h"][..])] {
+        let name = Name::new(&format!("bell_{tag}"));
+        let q = ByteQueue::create_or_open(name.as_str(), 64, 16, &Options::new()).unwrap();
+        let mut child = Command::new(BIN)
+            .args([args[0], name.as_str()])
+            .args(&args[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while q.sleeping_readers() != Some(1) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(q.sleeping_readers(), Some(1), "{tag} never went to sleep on the doorbell");
+        sigint(&child);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{tag}: {status:?}");
+        assert_eq!(q.sleeping_readers(), Some(0), "{tag} left its sleeper registration behind");
     }
-    assert_eq!(q.sleeping_readers(), Some(1), "tail never went to sleep on the doorbell");
-    sigint(&child);
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{status:?}");
-    assert_eq!(q.sleeping_readers(), Some(0), "tail left its sleeper registration behind");
 }

@@ -101,19 +101,27 @@ pub fn run(o: StatArgs) -> Result<()> {
         .map_err(out)?;
     }
     let mut n = 0u64;
+    // Ctrl-C ends the loop instead of the process (a reader killed while
+    // asleep on the doorbell would leave its sleeper count behind); the
+    // interval in progress is not printed.
+    crate::interrupt::graceful();
+    let stop = crate::interrupt::stopped;
     while o.count.is_none_or(|c| n < c) {
         let t0 = Instant::now();
         let deadline = t0 + o.interval;
         let (mut records, mut elements) = (0u64, 0u64);
         loop {
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || stop() {
                 break;
             }
-            if let Some(rec) = q.read_timeout(&mut cursor, deadline - now) {
+            if let Some(rec) = q.read_timeout_or_stop(&mut cursor, Some(deadline - now), &stop) {
                 records += 1;
                 elements += rec.len() as u64;
             }
+        }
+        if stop() {
+            return Err(crate::fail::Fail::Interrupted);
         }
         let secs = t0.elapsed().as_secs_f64();
         let write = q.initial_reading_index();
