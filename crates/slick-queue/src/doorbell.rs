@@ -54,6 +54,29 @@
 //! **Cost when nobody sleeps.** One load of a line nobody writes, and a
 //! predicted branch: no system call, no locked instruction.
 //!
+//! **The exclusive producer** (`ring/producer.rs`) reserves with a plain
+//! store: P1 is not a `SeqCst` read-modify-write, and on x86-64 its stores
+//! may still sit in the store buffer when its P2 load reads `waiters == 0`
+//! (a lost wake-up: measured, about one run in ten of the tight
+//! publish/sleep race test without what follows). Instead of a fence on
+//! every publish, the two sides use an asymmetric barrier: the producer
+//! puts a compiler barrier between its publish and P2
+//! (`sync::light_barrier`, no instruction), and a reader, after W1 and
+//! before W2, calls `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`, which
+//! makes every CPU running a thread of a registered process execute a full
+//! barrier before it returns. Either that barrier comes after the
+//! producer's P2 in its program order (then the stores before P2 are
+//! visible to W2), or before it (then P2 comes after W1's store is visible
+//! and reads the registration). The producer's process registers once
+//! (`MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED`) and counts itself in the
+//! doorbell's `exclusive` word, so readers pay the system call (about a
+//! microsecond) only before sleeping, and only while an exclusive producer
+//! is attached. Where the kernel refuses either call (before Linux 4.16, a
+//! sandbox), the producer is not counted and the bounded interval covers
+//! the race. loom has no such call: there both sides are `SeqCst` fences,
+//! and the model `doorbell_no_lost_wakeup_exclusive_producer` deadlocks
+//! without them.
+//!
 //! **A reader that dies asleep** (`kill -9`, a Ctrl-C that ends a process)
 //! leaves `waiters` one too high: producers then ring on every publish (a
 //! `futex_wake` that wakes nobody). A producer that rings [`STALE_RINGS`]
@@ -118,6 +141,9 @@ pub(crate) struct Doorbell {
     /// This process's side state, in an allocation of its own (the ring
     /// keeps no interior mutability inline).
     side: Box<Side>,
+    /// Whether this handle counted itself in the exclusive-producer word
+    /// (see [`Doorbell::claim_exclusive_producer`]); uncounted on drop.
+    counted_exclusive: bool,
 }
 
 struct Side {
@@ -144,12 +170,18 @@ impl Side {
 impl Doorbell {
     /// A doorbell on the heap, for a local queue.
     pub fn local() -> Doorbell {
-        Doorbell { mem: BellMemory::local(), enabled: true, private: true, side: Side::new() }
+        Doorbell { mem: BellMemory::local(), enabled: true, private: true, side: Side::new(), counted_exclusive: false }
     }
 
     /// The stand-in of a handle without a doorbell (see `enabled`).
     pub fn disabled() -> Doorbell {
-        Doorbell { mem: BellMemory::local(), enabled: false, private: true, side: Side::new() }
+        Doorbell {
+            mem: BellMemory::local(),
+            enabled: false,
+            private: true,
+            side: Side::new(),
+            counted_exclusive: false,
+        }
     }
 
     /// Whether this is a real doorbell (not the stand-in).
@@ -206,7 +238,7 @@ impl Doorbell {
             }
         }
         let mem = BellMemory::shared(mapping).ok()?;
-        Some(Doorbell { mem, enabled: true, private: false, side: Side::new() })
+        Some(Doorbell { mem, enabled: true, private: false, side: Side::new(), counted_exclusive: false })
     }
 
     /// The producer's check after a publish (P2 in the module docs): rings
@@ -270,10 +302,15 @@ impl Doorbell {
 
     /// Registers a sleeper (W1 in the module docs) and snapshots the ring
     /// counter. The caller re-checks the queue, then sleeps with
-    /// [`Ticket::sleep`]; dropping the ticket unregisters.
+    /// [`Ticket::sleep`]; dropping the ticket unregisters. While exclusive
+    /// producers are attached, the registration is followed by the heavy
+    /// side of the asymmetric barrier (see "The exclusive producer").
     pub fn register(&self) -> Ticket<'_> {
         self.mem.waiters().fetch_add(1, Ordering::SeqCst);
         seqcst_point();
+        if self.mem.exclusive().load(Ordering::SeqCst) != 0 {
+            heavy_barrier();
+        }
         let seq = self.mem.seq().load(Ordering::Acquire);
         Ticket { bell: self, seq }
     }
@@ -282,6 +319,75 @@ impl Doorbell {
     pub fn waiters(&self) -> u32 {
         self.mem.waiters().load(Ordering::Relaxed)
     }
+
+    /// Called once by a handle that is an exclusive producer, before it
+    /// produces: counts it in the doorbell's exclusive-producer word, so
+    /// that readers going to sleep add the heavy barrier its publishes rely
+    /// on. Only where that barrier exists (Linux's `membarrier`, this
+    /// process registered for it; loom's stand-in): elsewhere, or if the
+    /// kernel refuses, nothing is counted and such a reader may see this
+    /// producer's record only on its poll interval.
+    pub fn claim_exclusive_producer(&mut self) {
+        if self.enabled && !self.counted_exclusive && heavy_barrier_reaches_this_process() {
+            self.mem.exclusive().fetch_add(1, Ordering::SeqCst);
+            self.counted_exclusive = true;
+        }
+    }
+}
+
+impl Drop for Doorbell {
+    fn drop(&mut self) {
+        if self.counted_exclusive {
+            // Saturating, as a sleeper's unregistration.
+            let word = self.mem.exclusive();
+            let mut n = word.load(Ordering::Relaxed);
+            while n != 0 {
+                match word.compare_exchange_weak(n, n - 1, Ordering::SeqCst, Ordering::Relaxed) {
+                    Ok(_) => break,
+                    Err(actual) => n = actual,
+                }
+            }
+        }
+    }
+}
+
+/// The heavy side of the asymmetric barrier (see "The exclusive
+/// producer"): every CPU running a thread of a process registered for
+/// expedited barriers executes a full memory barrier before this returns.
+/// A failure leaves the reader with its poll interval.
+#[cfg(all(target_os = "linux", not(loom), not(miri)))]
+fn heavy_barrier() {
+    let _ = rustix::thread::membarrier(rustix::thread::MembarrierCommand::GlobalExpedited);
+}
+
+/// loom: a `SeqCst` fence, the ordering the system call gives (the
+/// producer's side is one too under loom, `sync::light_barrier`).
+#[cfg(loom)]
+fn heavy_barrier() {
+    crate::sync::fence(Ordering::SeqCst);
+}
+
+/// No futex sleep here (another platform, Miri): sleepers poll.
+#[cfg(all(any(not(target_os = "linux"), miri), not(loom)))]
+fn heavy_barrier() {}
+
+/// Registers this process, once, to take part in other processes'
+/// expedited barriers; whether that worked.
+#[cfg(all(target_os = "linux", not(loom), not(miri)))]
+fn heavy_barrier_reaches_this_process() -> bool {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REGISTERED
+        .get_or_init(|| rustix::thread::membarrier(rustix::thread::MembarrierCommand::RegisterGlobalExpedited).is_ok())
+}
+
+#[cfg(loom)]
+fn heavy_barrier_reaches_this_process() -> bool {
+    true
+}
+
+#[cfg(all(any(not(target_os = "linux"), miri), not(loom)))]
+fn heavy_barrier_reaches_this_process() -> bool {
+    false
 }
 
 /// A registered sleeper; unregisters when dropped.

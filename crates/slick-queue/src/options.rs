@@ -134,12 +134,15 @@ impl Options {
     /// or exits (the descriptor is close-on-exec); such a child must not
     /// produce through the inherited handle.
     ///
-    /// Sleeping readers: the exclusive producer still rings the doorbell,
-    /// but without a locked instruction its publish is not ordered against
-    /// a reader's registration, so a reader going to sleep at the very
-    /// instant of a publish can miss the ring (rare) and then sees the
-    /// record when it next looks, at most its [`Options::poll_interval`]
-    /// later; keep that interval short where such a delay matters.
+    /// Sleeping readers: the exclusive producer rings the doorbell like any
+    /// of our producers. Its publish takes no locked instruction, so readers
+    /// going to sleep while it is attached add a `membarrier` system call
+    /// (Linux, about a microsecond, only before sleeping) that orders it
+    /// against their registration. Where the kernel refuses that call
+    /// (before Linux 4.16, some sandboxes; other platforms have no doorbell
+    /// sleep at all), a reader going to sleep at the very instant of a
+    /// publish can miss the ring and sees the record when it next looks, at
+    /// most its [`Options::poll_interval`] later.
     pub fn exclusive_producer(mut self, on: bool) -> Options {
         self.exclusive_producer = on;
         self
@@ -199,8 +202,8 @@ impl Options {
     /// it sees a record from a producer that does not ring the doorbell
     /// (C++ and original Python peers), and the wake-up rate of an idle
     /// waiter. Raising it only delays such records; records of our
-    /// producers still wake readers at once (an exclusive producer's, but
-    /// for a rare race: see [`Options::exclusive_producer`]).
+    /// producers still wake readers at once (for an exclusive producer see
+    /// [`Options::exclusive_producer`]).
     pub fn poll_interval(mut self, interval: Duration) -> Options {
         self.poll_interval = interval.max(Duration::from_micros(1));
         self

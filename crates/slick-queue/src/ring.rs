@@ -55,7 +55,7 @@ use crate::error::{Error, Result};
 use crate::layout::{pack_reserved, reserved_index, reserved_size, Geometry, EMPTY_INDEX};
 use crate::options::Options;
 use crate::region::Region;
-use crate::sync::{cpu_relax, fence, seqcst_point, AtomicU64, CachePadded, Ordering};
+use crate::sync::{cpu_relax, fence, light_barrier, seqcst_point, AtomicU64, CachePadded, Ordering};
 
 mod producer;
 
@@ -129,7 +129,13 @@ impl Ring {
                 corrupt: AtomicU64::new(0),
                 overrun: AtomicU64::new(0),
             }),
-            bell: bell.unwrap_or_else(Doorbell::disabled),
+            bell: {
+                let mut bell = bell.unwrap_or_else(Doorbell::disabled);
+                if options.exclusive_producer {
+                    bell.claim_exclusive_producer();
+                }
+                bell
+            },
             poll_interval: options.poll_interval,
         }
     }
@@ -304,6 +310,12 @@ impl Ring {
                 self.raise_last_published(index);
             }
         }
+        // The exclusive producer's publish took no locked instruction: the
+        // light side of the asymmetric barrier orders it before P2 (see
+        // doorbell.rs, "The exclusive producer"; nothing at run time).
+        if self.exclusive {
+            light_barrier();
+        }
         // P2 of the doorbell handshake: one load, a ring only for sleepers.
         self.bell.after_publish();
         Ok(())
@@ -337,7 +349,11 @@ impl Ring {
             }
         }
         // P2 of the doorbell handshake (as in `publish`): the reservation
-        // of these records was P1; one load, a ring only for sleepers.
+        // of these records was P1 (for the exclusive producer, the light
+        // barrier stands in); one load, a ring only for sleepers.
+        if self.exclusive {
+            light_barrier();
+        }
         self.bell.after_publish();
         Ok(())
     }

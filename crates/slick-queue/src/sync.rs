@@ -41,3 +41,17 @@ pub(crate) fn seqcst_point() {
     #[cfg(loom)]
     fence(Ordering::SeqCst);
 }
+
+/// The light side of the asymmetric barrier between an exclusive producer's
+/// publish and a sleeping reader's registration (see `doorbell.rs`, "The
+/// exclusive producer"): only a compiler barrier, as the reader's side
+/// (`membarrier`) makes every CPU running the producer execute a full
+/// barrier. loom has no such system call: there both sides are `SeqCst`
+/// fences, the ordering the system call provides.
+#[inline(always)]
+pub(crate) fn light_barrier() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+    #[cfg(not(loom))]
+    std::sync::atomic::compiler_fence(Ordering::SeqCst);
+}

@@ -58,6 +58,10 @@ fn main() {
             Trial::test("wake_on_publish_across_processes", wake_on_publish_across_processes),
             Trial::test("no_lost_wakeup_in_a_tight_publish_sleep_race", no_lost_wakeup_in_a_tight_publish_sleep_race),
             Trial::test(
+                "no_lost_wakeup_in_a_tight_publish_sleep_race_exclusive_producers",
+                no_lost_wakeup_in_a_tight_publish_sleep_race_exclusive_producers,
+            ),
+            Trial::test(
                 "non_ringing_producer_observed_within_the_interval",
                 non_ringing_producer_observed_within_the_interval,
             ),
@@ -110,9 +114,11 @@ fn run_role(role: &str, a: &[String]) -> i32 {
             }
             0
         }
-        // pong A B ROUNDS INTERVAL_MS: reads k from A, answers k on B.
+        // pong A B ROUNDS INTERVAL_MS [excl]: reads k from A, answers k on B
+        // (as B's exclusive producer with `excl`).
         "pong" => {
-            let (Ok(qa), Ok(qb)) = (Queue::<u64>::open(arg(0), &interval(3)), Queue::<u64>::open(arg(1), &interval(3)))
+            let answer = interval(3).exclusive_producer(arg(4) == "excl");
+            let (Ok(qa), Ok(qb)) = (Queue::<u64>::open(arg(0), &interval(3)), Queue::<u64>::open(arg(1), &answer))
             else {
                 return 3;
             };
@@ -419,12 +425,27 @@ fn wake_on_publish_across_processes() -> Result<(), Failed> {
 }
 
 fn no_lost_wakeup_in_a_tight_publish_sleep_race() -> Result<(), Failed> {
-    let mut g = ShmGuard::new("bell_race");
+    publish_sleep_race(false)
+}
+
+/// The same race with both publishers exclusive producers: their publishes
+/// take no locked instruction, and the sleepers' asymmetric barrier (see
+/// `doorbell.rs`) must still order them against going to sleep.
+fn no_lost_wakeup_in_a_tight_publish_sleep_race_exclusive_producers() -> Result<(), Failed> {
+    publish_sleep_race(true)
+}
+
+/// Two processes ping-pong `rounds` records, each side sleeping on its
+/// queue's doorbell between them with a 30 s poll interval: a lost wake-up
+/// stalls a round far beyond `LIMIT`.
+fn publish_sleep_race(exclusive: bool) -> Result<(), Failed> {
+    let mut g = ShmGuard::new(if exclusive { "bell_race_x" } else { "bell_race" });
     let back = g.also("back");
     let rounds: u64 = if cfg!(debug_assertions) { 3000 } else { 10_000 };
-    let qa = Queue::<u64>::create_or_open(&g.name, 1024, &slow_poll())?;
+    let qa = Queue::<u64>::create_or_open(&g.name, 1024, &slow_poll().exclusive_producer(exclusive))?;
     let qb = Queue::<u64>::create_or_open(&back, 1024, &slow_poll())?;
-    let mut kid = spawn("pong", &[&g.name, &back, &rounds.to_string(), "30000"]);
+    let excl = if exclusive { "excl" } else { "shared" };
+    let mut kid = spawn("pong", &[&g.name, &back, &rounds.to_string(), "30000", excl]);
     kid.expect("ready", LIMIT)?;
     // A varying delay before each publish lands it in every phase of the
     // other side's wait: spinning, registering, re-checking, asleep.

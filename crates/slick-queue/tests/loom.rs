@@ -332,6 +332,28 @@ fn doorbell_no_lost_wakeup() {
     });
 }
 
+/// The same with the exclusive producer, whose publish takes no locked
+/// instruction: the asymmetric barrier (here both sides `SeqCst` fences,
+/// the ordering `membarrier` gives) must still order it against the
+/// reader's registration. Without it this model deadlocks (a lost
+/// wake-up).
+#[test]
+fn doorbell_no_lost_wakeup_exclusive_producer() {
+    model(|| {
+        let q = queue(8, Options::new().read_last(false).exclusive_producer(true));
+        let p = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.push(5).unwrap();
+            })
+        };
+        let mut c = 0;
+        assert_eq!(q.read_wait(&mut c).value(), 5);
+        p.join().unwrap();
+        assert_eq!(q.sleeping_readers(), Some(0));
+    });
+}
+
 /// The same with a record of two elements (the compare-and-swap
 /// reservation path) and a shared cursor.
 #[test]

@@ -347,16 +347,24 @@ pub(crate) const BELL_SEQ: usize = 0;
 pub(crate) const BELL_WAITERS: usize = 128;
 /// Offset of the identification word of a doorbell object.
 pub(crate) const BELL_MAGIC: usize = 8;
+/// Offset of the count of exclusive producers attached (readers add an
+/// asymmetric barrier before sleeping while it is non-zero; see
+/// `doorbell.rs`): on a line of its own, written only when such a producer
+/// attaches or detaches. Zero in doorbell objects made before it existed.
+#[cfg_attr(any(loom, not(target_os = "linux")), allow(dead_code))]
+pub(crate) const BELL_EXCLUSIVE: usize = 64;
 /// Bytes of a doorbell's memory (local block or shared object).
 pub(crate) const BELL_LEN: usize = 256;
 
-/// The two words of a doorbell (see `doorbell.rs`): the ring counter a
-/// sleeper waits on and the count of registered sleepers. In a heap block of
+/// The words of a doorbell (see `doorbell.rs`): the ring counter a
+/// sleeper waits on, the count of registered sleepers and the count of
+/// exclusive producers attached. In a heap block of
 /// this process (local queues) or in a mapping of the doorbell's own
 /// shared-memory object.
 pub(crate) struct BellMemory {
     seq: NonNull<AtomicU32>,
     waiters: NonNull<AtomicU32>,
+    exclusive: NonNull<AtomicU32>,
     #[allow(dead_code)]
     backing: BellBacking,
 }
@@ -370,6 +378,7 @@ enum BellBacking {
 struct BellLocal {
     seq: CachePadded<AtomicU32>,
     waiters: CachePadded<AtomicU32>,
+    exclusive: CachePadded<AtomicU32>,
 }
 
 /// The heap block of a local doorbell, held as a raw pointer (from
@@ -398,16 +407,19 @@ unsafe impl Sync for BellMemory {}
 impl BellMemory {
     /// Fresh words on the heap (a local queue's doorbell).
     pub fn local() -> BellMemory {
-        let block =
-            Box::new(BellLocal { seq: CachePadded(AtomicU32::new(0)), waiters: CachePadded(AtomicU32::new(0)) });
+        let block = Box::new(BellLocal {
+            seq: CachePadded(AtomicU32::new(0)),
+            waiters: CachePadded(AtomicU32::new(0)),
+            exclusive: CachePadded(AtomicU32::new(0)),
+        });
         let block = NonNull::from(Box::leak(block));
         // SAFETY: `block` points to a live, leaked `BellLocal` owned by the
         // returned value, which frees it only when dropped.
-        let (seq, waiters) = unsafe {
+        let (seq, waiters, exclusive) = unsafe {
             let b = block.as_ref();
-            (NonNull::from(&*b.seq), NonNull::from(&*b.waiters))
+            (NonNull::from(&*b.seq), NonNull::from(&*b.waiters), NonNull::from(&*b.exclusive))
         };
-        BellMemory { seq, waiters, backing: BellBacking::Local(LocalBell(block)) }
+        BellMemory { seq, waiters, exclusive, backing: BellBacking::Local(LocalBell(block)) }
     }
 
     /// The words of a mapped doorbell object, if the mapping holds them
@@ -418,17 +430,18 @@ impl BellMemory {
             return Err(mapping);
         }
         // SAFETY: the mapping is BELL_LEN bytes long (checked above)
-        // and page-aligned, so both words (offsets 0 and 128, 4 bytes each)
-        // lie inside it, naturally aligned. The memory is only ever accessed
-        // through atomics.
-        let (seq, waiters) = unsafe {
+        // and page-aligned, so the three words (offsets 0, 128 and 64, 4
+        // bytes each) lie inside it, naturally aligned. The memory is only
+        // ever accessed through atomics.
+        let (seq, waiters, exclusive) = unsafe {
             let b = mapping.ptr.as_ptr();
             (
                 NonNull::new_unchecked(b.add(BELL_SEQ).cast::<AtomicU32>()),
                 NonNull::new_unchecked(b.add(BELL_WAITERS).cast::<AtomicU32>()),
+                NonNull::new_unchecked(b.add(BELL_EXCLUSIVE).cast::<AtomicU32>()),
             )
         };
-        Ok(BellMemory { seq, waiters, backing: BellBacking::Mapped(mapping) })
+        Ok(BellMemory { seq, waiters, exclusive, backing: BellBacking::Mapped(mapping) })
     }
 
     /// The ring counter (the futex word).
@@ -444,6 +457,13 @@ impl BellMemory {
     pub fn waiters(&self) -> &AtomicU32 {
         // SAFETY: as for `seq`.
         unsafe { self.waiters.as_ref() }
+    }
+
+    /// The number of exclusive producers attached.
+    #[inline]
+    pub fn exclusive(&self) -> &AtomicU32 {
+        // SAFETY: as for `seq`.
+        unsafe { self.exclusive.as_ref() }
     }
 }
 

@@ -33,15 +33,13 @@
 //!   by hand: with a `Relaxed` store the loom models still pass, as this
 //!   argument predicts; with a reservation that does not advance they fail.)
 //!
-//! One thing it gives up: the doorbell handshake's P1 (`doorbell.rs`) is
-//! the default reservation's `SeqCst` read-modify-write, and a plain store
-//! is not in that total order. A reader that registers as a sleeper just as
-//! this producer reserves and publishes can miss the ring and sleep until
-//! the bounded poll interval (at most [`crate::wait::POLL_INTERVAL`]
-//! unless configured otherwise), as it does for a peer's producer that
-//! never rings: the record is never lost, only seen up to that late.
-//! Restoring P1 would cost a `SeqCst` fence per publish, the very locked
-//! instruction this producer exists to avoid.
+//! The doorbell handshake's P1 (`doorbell.rs`) is the default reservation's
+//! `SeqCst` read-modify-write; a plain store is not in that total order.
+//! A fence per publish would restore it at the price of the very locked
+//! instruction this producer exists to avoid; instead the publish ends with
+//! the light side of an asymmetric barrier (a compiler barrier) and
+//! sleeping readers issue the heavy side (`membarrier`): see `doorbell.rs`,
+//! "The exclusive producer".
 //!
 //! On x86-64 this turns the `lock xadd` of a one-element reservation and
 //! the `lock cmpxchg` of the last-published update into plain `mov`s; the
