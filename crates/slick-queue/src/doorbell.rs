@@ -73,7 +73,9 @@
 //! microsecond) only before sleeping, and only while an exclusive producer
 //! is attached. Where the kernel refuses either call (before Linux 4.16, a
 //! sandbox), the producer is not counted and the bounded interval covers
-//! the race. loom has no such call: there both sides are `SeqCst` fences,
+//! the race. A count left by an exclusive producer that died only makes
+//! readers issue the call needlessly. loom has no such call: there both
+//! sides are `SeqCst` fences,
 //! and the model `doorbell_no_lost_wakeup_exclusive_producer` deadlocks
 //! without them.
 //!
