@@ -303,22 +303,29 @@ impl Ring {
         let s = self.slot_of(pos);
         s.size.store(n, Ordering::Relaxed);
         s.data_index.store(index, Ordering::Release);
+        self.published_up_to(index);
+        Ok(())
+    }
+
+    /// What every publish does once its slots are stored: the last
+    /// published index moves to `last` (with `read_last`), then P2 of the
+    /// doorbell handshake, one load and a ring only for sleepers. The
+    /// exclusive producer's publish took no locked instruction: the light
+    /// side of the asymmetric barrier orders it before P2 (see doorbell.rs,
+    /// "The exclusive producer"; no instruction at run time).
+    #[inline(always)]
+    fn published_up_to(&self, last: u64) {
         if self.read_last {
             if self.exclusive {
-                self.store_last_published_exclusive(index);
+                self.store_last_published_exclusive(last);
             } else {
-                self.raise_last_published(index);
+                self.raise_last_published(last);
             }
         }
-        // The exclusive producer's publish took no locked instruction: the
-        // light side of the asymmetric barrier orders it before P2 (see
-        // doorbell.rs, "The exclusive producer"; nothing at run time).
         if self.exclusive {
             light_barrier();
         }
-        // P2 of the doorbell handshake: one load, a ring only for sleepers.
         self.bell.after_publish();
-        Ok(())
     }
 
     /// Publishes `k` one-element records at `index`, `index + 1`, ...
@@ -340,21 +347,8 @@ impl Ring {
             s.size.store(1, Ordering::Relaxed);
             s.data_index.store(index + i, Ordering::Release);
         }
-        if self.read_last {
-            let last = index + u64::from(k) - 1;
-            if self.exclusive {
-                self.store_last_published_exclusive(last);
-            } else {
-                self.raise_last_published(last);
-            }
-        }
-        // P2 of the doorbell handshake (as in `publish`): the reservation
-        // of these records was P1 (for the exclusive producer, the light
-        // barrier stands in); one load, a ring only for sleepers.
-        if self.exclusive {
-            light_barrier();
-        }
-        self.bell.after_publish();
+        // The reservation of these records was P1 of the handshake.
+        self.published_up_to(index + u64::from(k) - 1);
         Ok(())
     }
 
