@@ -317,8 +317,12 @@ fn read_last_sees_a_whole_record_with(opts: Options) {
 /// producer's reservation, publish and waiter check.
 #[test]
 fn doorbell_no_lost_wakeup() {
-    model(|| {
-        let q = queue(8, Options::new().read_last(false));
+    doorbell_no_lost_wakeup_with(Options::new().read_last(false));
+}
+
+fn doorbell_no_lost_wakeup_with(options: Options) {
+    model(move || {
+        let q = queue(8, options.clone());
         let p = {
             let q = q.clone();
             thread::spawn(move || {
@@ -339,19 +343,7 @@ fn doorbell_no_lost_wakeup() {
 /// wake-up).
 #[test]
 fn doorbell_no_lost_wakeup_exclusive_producer() {
-    model(|| {
-        let q = queue(8, Options::new().read_last(false).exclusive_producer(true));
-        let p = {
-            let q = q.clone();
-            thread::spawn(move || {
-                q.push(5).unwrap();
-            })
-        };
-        let mut c = 0;
-        assert_eq!(q.read_wait(&mut c).value(), 5);
-        p.join().unwrap();
-        assert_eq!(q.sleeping_readers(), Some(0));
-    });
+    doorbell_no_lost_wakeup_with(Options::new().read_last(false).exclusive_producer(true));
 }
 
 /// The same with a record of two elements (the compare-and-swap
