@@ -303,30 +303,27 @@ fn waits_without_a_doorbell_still_see_records() -> Result<(), Failed> {
     let _cleanup = LongName(long.clone());
     let q = Arc::new(Queue::<u64>::create_or_open(&long, 64, &Options::new())?);
     assert_eq!(q.sleeping_readers(), None, "a doorbell for a name with no room for the suffix");
-    let reader = {
-        let q = Arc::clone(&q);
-        std::thread::spawn(move || {
-            let mut c = 0;
-            q.read_timeout(&mut c, LIMIT).map(|r| r.value())
-        })
-    };
-    std::thread::sleep(Duration::from_millis(20));
-    q.push(7)?;
-    assert_eq!(reader.join().map_err(|_| "reader panicked")?, Some(7));
+    assert_eq!(pushed_while_waiting(&q, 7)?, Some(7));
 
     // A local queue without the doorbell polls too.
     let q = Arc::new(Queue::<u64>::with_options(64, &Options::new().doorbell(false))?);
+    assert_eq!(pushed_while_waiting(&q, 8)?, Some(8));
+    Ok(())
+}
+
+/// A reader thread waits (up to `LIMIT`) at index 0 of `q` while this
+/// thread pushes `value` 20 ms later; what the reader got.
+fn pushed_while_waiting(q: &Arc<Queue<u64>>, value: u64) -> Result<Option<u64>, Failed> {
     let reader = {
-        let q = Arc::clone(&q);
+        let q = Arc::clone(q);
         std::thread::spawn(move || {
             let mut c = 0;
             q.read_timeout(&mut c, LIMIT).map(|r| r.value())
         })
     };
     std::thread::sleep(Duration::from_millis(20));
-    q.push(8)?;
-    assert_eq!(reader.join().map_err(|_| "reader panicked")?, Some(8));
-    Ok(())
+    q.push(value)?;
+    Ok(reader.join().map_err(|_| "reader panicked")?)
 }
 
 struct LongName(String);
@@ -553,16 +550,7 @@ fn a_link_planted_at_the_doorbell_name_is_never_followed() -> Result<(), Failed>
     let result = (|| -> Result<(), Failed> {
         let q = Arc::new(Queue::<u64>::create_or_open(&g.name, 64, &Options::new())?);
         assert_eq!(q.sleeping_readers(), None, "a symbolic link was adopted as the doorbell");
-        let reader = {
-            let q = Arc::clone(&q);
-            std::thread::spawn(move || {
-                let mut c = 0;
-                q.read_timeout(&mut c, LIMIT).map(|r| r.value())
-            })
-        };
-        std::thread::sleep(Duration::from_millis(20));
-        q.push(9)?;
-        assert_eq!(reader.join().map_err(|_| "reader panicked")?, Some(9), "a polling wait missed the record");
+        assert_eq!(pushed_while_waiting(&q, 9)?, Some(9), "a polling wait missed the record");
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(std::fs::read(&target)?, fake, "the link's target was written");
         assert!(link.symlink_metadata()?.file_type().is_symlink(), "the planted link was replaced");
@@ -597,16 +585,7 @@ fn an_object_that_is_not_a_doorbell_is_never_written() -> Result<(), Failed> {
     let q = Arc::new(Queue::<u64>::create_or_open(&queue, 64, &Options::new())?);
     assert_eq!(q.sleeping_readers(), None, "a queue adopted a foreign object as its doorbell");
     assert_eq!(slick_queue::inspect::sleeping_readers(&queue)?, None);
-    let reader = {
-        let q = Arc::clone(&q);
-        std::thread::spawn(move || {
-            let mut c = 0;
-            q.read_timeout(&mut c, LIMIT).map(|r| r.value())
-        })
-    };
-    std::thread::sleep(Duration::from_millis(20));
-    q.push(5)?;
-    assert_eq!(reader.join().map_err(|_| "reader panicked")?, Some(5));
+    assert_eq!(pushed_while_waiting(&q, 5)?, Some(5));
     let mut after = vec![0u8; 256];
     slick_queue::inspect::read_bytes(&impostor, 0, &mut after)?;
     assert_eq!(before, after, "the foreign object was written");
